@@ -1,0 +1,143 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  CdpEvent,
+  CdpTrackEvent,
+  CustomerIdParam,
+  ErrorBody,
+  ListEventsQuery,
+  RecentEventsQuery,
+} from '@tributary/spec';
+import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { customerEvents } from '../db/schema';
+import { cdpRouter, jsonContent } from '../http/openapi-app';
+import type { BatchWriter } from '../ingest/batch-writer';
+import { parseUserAgent } from '../ingest/user-agent';
+import { requireCustomer } from '../profiles/require-customer';
+import { eventsOfCustomer } from './customer-events';
+import { toEventResponse } from './event-response';
+
+const EventPage = z.object({
+  events: z.array(CdpEvent),
+  pagination: z.object({ page: z.number(), limit: z.number(), total: z.number(), totalPages: z.number() }),
+});
+
+const trackRoute = createRoute({
+  method: 'post',
+  path: '/events/track',
+  tags: ['Events'],
+  summary: 'Track an event (the product spec body)',
+  request: { body: { content: { 'application/json': { schema: CdpTrackEvent } }, required: true } },
+  responses: {
+    200: jsonContent(z.object({ success: z.boolean(), messageId: z.string() }), 'Stored'),
+    400: jsonContent(ErrorBody, 'Invalid body'),
+    404: jsonContent(ErrorBody, 'Unknown customer'),
+  },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/events',
+  tags: ['Events'],
+  summary: 'List events',
+  request: { query: ListEventsQuery },
+  responses: {
+    200: jsonContent(EventPage, 'A page of events, newest first'),
+    400: jsonContent(ErrorBody, 'Invalid query'),
+  },
+});
+
+const recentRoute = createRoute({
+  method: 'get',
+  path: '/events/{customerId}/recent',
+  tags: ['Events'],
+  summary: "A customer's most recent events",
+  request: { params: CustomerIdParam, query: RecentEventsQuery },
+  responses: {
+    200: jsonContent(z.object({ events: z.array(CdpEvent) }), 'Newest first'),
+    404: jsonContent(ErrorBody, 'Unknown customer'),
+  },
+});
+
+/** The product spec's event endpoints under `/api/v1/cdp`. */
+export function eventsRoutes({ db, writer }: { db: Db; writer: BatchWriter }) {
+  return cdpRouter()
+    .openapi(trackRoute, async (c) => {
+      const e = c.req.valid('json');
+      if (e.customerId) await requireCustomer(db, e.customerId);
+      const receivedAt = new Date();
+      const device = e.userAgent ? parseUserAgent(e.userAgent) : null;
+      const messageId = e.messageId ?? crypto.randomUUID();
+      await writer.write({
+        rows: [
+          {
+            message_id: messageId,
+            customer_id: e.customerId ?? null,
+            anonymous_id: e.anonymousId ?? null,
+            user_id: null,
+            session_id: e.sessionId ?? null,
+            call_type: 'cdp',
+            event_type: e.eventType,
+            event_name: e.eventName,
+            event_category: e.eventCategory ?? null,
+            properties: e.properties ?? {},
+            context: e.context ?? {},
+            timestamp: (e.timestamp ?? receivedAt).toISOString(),
+            original_timestamp: e.timestamp?.toISOString() ?? null,
+            sent_at: null,
+            received_at: receivedAt.toISOString(),
+            device_type: e.deviceType ?? device?.deviceType ?? null,
+            browser: e.browser ?? device?.browser ?? null,
+            os: e.os ?? device?.os ?? null,
+            ip_address: e.ipAddress ?? null,
+            user_agent: e.userAgent ?? null,
+            country: e.country ?? null,
+            region: e.region ?? null,
+            city: e.city ?? null,
+            metadata: e.metadata ?? null,
+          },
+        ],
+        links: [],
+      });
+      return c.json({ success: true, messageId }, 200);
+    })
+    .openapi(listRoute, async (c) => {
+      const q = c.req.valid('query');
+      const where: SQL[] = [];
+      if (q.customerId) where.push(eventsOfCustomer(q.customerId));
+      if (q.eventType) where.push(eq(customerEvents.eventType, q.eventType));
+      if (q.startDate) where.push(gte(customerEvents.timestamp, q.startDate));
+      if (q.endDate) where.push(lte(customerEvents.timestamp, q.endDate));
+      const condition = where.length ? and(...where) : undefined;
+      const [rows, totals] = await Promise.all([
+        db
+          .select()
+          .from(customerEvents)
+          .where(condition)
+          .orderBy(desc(customerEvents.timestamp), desc(customerEvents.id))
+          .limit(q.limit)
+          .offset((q.page - 1) * q.limit),
+        db.select({ total: count() }).from(customerEvents).where(condition),
+      ]);
+      const total = totals[0]?.total ?? 0;
+      return c.json(
+        {
+          events: rows.map(toEventResponse),
+          pagination: { page: q.page, limit: q.limit, total, totalPages: Math.ceil(total / q.limit) },
+        },
+        200,
+      );
+    })
+    .openapi(recentRoute, async (c) => {
+      const { customerId } = c.req.valid('param');
+      const { limit } = c.req.valid('query');
+      const target = await requireCustomer(db, customerId);
+      const rows = await db
+        .select()
+        .from(customerEvents)
+        .where(eventsOfCustomer(target.id))
+        .orderBy(desc(customerEvents.timestamp), desc(customerEvents.id))
+        .limit(limit);
+      return c.json({ events: rows.map(toEventResponse) }, 200);
+    });
+}

@@ -1,0 +1,87 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ZodError } from 'zod';
+
+export interface ErrorIssue {
+  path: string;
+  message: string;
+}
+
+/** The one error type the collector throws; `app.onError` turns it into `{ error: { code, message, issues? } }`. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly issues?: ErrorIssue[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, issues?: ErrorIssue[]) =>
+  new HttpError(400, 'bad_request', message, issues);
+export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+export const conflict = (message: string) => new HttpError(409, 'conflict', message);
+
+/** A zod error as a 400 whose issues name each field (`batch.3.event`). */
+export function validationError(error: ZodError, where?: string): HttpError {
+  const issues = error.issues.map((i) => ({
+    path: [where, ...i.path.map(String)].filter(Boolean).join('.'),
+    message: i.message,
+  }));
+  const first = issues[0];
+  const summary = first ? `${first.path || '(body)'}: ${first.message}` : 'invalid request';
+  return new HttpError(400, 'validation_failed', summary, issues);
+}
+
+// postgres.js and Node socket errors that mean the database cannot be reached right now.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+
+/** True when an error (or its cause, as Drizzle wraps driver errors) says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+    if (e instanceof AggregateError && e.errors.some(isDatabaseUnavailable)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The single place errors become responses. */
+export function errorResponse(err: unknown, c: Context) {
+  if (err instanceof HttpError) {
+    for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+    const body = { error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } };
+    return c.json(body, err.status);
+  }
+  if (isDatabaseUnavailable(err)) {
+    c.header('Retry-After', String(RETRY_AFTER_SECONDS));
+    return c.json(
+      { error: { code: 'database_unavailable', message: 'The database is unavailable; retry later.' } },
+      503,
+    );
+  }
+  console.error(err);
+  return c.json({ error: { code: 'internal', message: 'Internal server error' } }, 500);
+}

@@ -1,0 +1,125 @@
+import { and, eq, or } from 'drizzle-orm';
+import type { Tx } from '../db/client';
+import { customerIdentities, customers } from '../db/schema';
+import type { LinkOp } from '../ingest/event-row';
+import { identifiedCustomers, mergeCustomers } from './merge-customers';
+import { type IdentityType, normalizeIdentity } from './normalize-identity';
+
+interface Candidate {
+  type: IdentityType;
+  value: string;
+}
+
+/**
+ * Identity stitching for identify, alias and any call carrying a userId: finds or creates the
+ * customer and links the call's identifiers to it (EXTERNAL_ID for the userId, COOKIE_ID for the
+ * anonymous ID, EMAIL and PHONE from traits).
+ *
+ * Rules: the userId's owner wins; a customer with no userId (an anonymous visitor) that shares an
+ * identifier is merged into the winner; a customer with a different userId is never merged and keeps
+ * its identifiers. The cost depends on the number of identifiers, not on how many events they have.
+ * Returns the customer, or null when every identifier was junk.
+ */
+export async function linkIdentities(
+  tx: Tx,
+  op: LinkOp,
+  options: { defaultPhoneCountry: string },
+): Promise<string | null> {
+  const norm = (type: IdentityType, v: unknown) => normalizeIdentity(type, v, options.defaultPhoneCountry);
+  const userId = norm('EXTERNAL_ID', op.userId);
+  const candidates: Candidate[] = [];
+  if (userId) candidates.push({ type: 'EXTERNAL_ID', value: userId });
+
+  const anonymousId = norm('COOKIE_ID', op.anonymousId);
+  if (anonymousId) candidates.push({ type: 'COOKIE_ID', value: anonymousId });
+
+  const previousId = norm('EXTERNAL_ID', op.previousId);
+  if (previousId && previousId !== userId) {
+    // A previous ID is either an earlier userId or an anonymous ID; whichever is known decides.
+    const [known] = await tx
+      .select({ type: customerIdentities.identityType })
+      .from(customerIdentities)
+      .where(and(eq(customerIdentities.identityType, 'EXTERNAL_ID'), eq(customerIdentities.identityValue, previousId)))
+      .limit(1);
+    candidates.push({ type: known ? 'EXTERNAL_ID' : 'COOKIE_ID', value: previousId });
+  }
+
+  const email = norm('EMAIL', op.traits?.email);
+  if (email) candidates.push({ type: 'EMAIL', value: email });
+  const phone = norm('PHONE', op.traits?.phone ?? op.traits?.phoneNumber);
+  if (phone) candidates.push({ type: 'PHONE', value: phone });
+
+  if (!candidates.length) return null;
+
+  const existing = await tx
+    .select({
+      type: customerIdentities.identityType,
+      value: customerIdentities.identityValue,
+      customerId: customerIdentities.customerId,
+    })
+    .from(customerIdentities)
+    .where(
+      or(
+        ...candidates.map((c) =>
+          and(eq(customerIdentities.identityType, c.type), eq(customerIdentities.identityValue, c.value)),
+        ),
+      ),
+    );
+  const ownerOf = (c: Candidate) => existing.find((e) => e.type === c.type && e.value === c.value)?.customerId;
+  const owners = [...new Set(existing.map((e) => e.customerId))];
+  const identified = await identifiedCustomers(tx, owners);
+
+  const target = await chooseTarget(tx, candidates, ownerOf, owners, identified, userId);
+
+  for (const owner of owners) {
+    if (owner !== target && !identified.has(owner)) {
+      await mergeCustomers(tx, owner, target, 'merge', `stitch:${op.kind}`);
+    }
+  }
+
+  const unowned = candidates.filter((c) => !ownerOf(c));
+  if (unowned.length) {
+    await tx
+      .insert(customerIdentities)
+      .values(
+        unowned.map((c) => ({
+          customerId: target,
+          identityType: c.type,
+          identityValue: c.value,
+          provider: `segment:${op.kind}`,
+        })),
+      )
+      .onConflictDoNothing();
+  }
+  await tx.update(customers).set({ lastSeenAt: op.at }).where(eq(customers.id, target));
+  return target;
+}
+
+async function chooseTarget(
+  tx: Tx,
+  candidates: Candidate[],
+  ownerOf: (c: Candidate) => string | undefined,
+  owners: string[],
+  identified: Set<string>,
+  userId: string | undefined,
+): Promise<string> {
+  const external = candidates.find((c) => c.type === 'EXTERNAL_ID');
+  const externalOwner = external && ownerOf(external);
+  if (externalOwner) return externalOwner;
+  if (!userId) {
+    // No userId: join the single identified owner if there is one, else any anonymous owner (cookie first).
+    const identifiedOwners = owners.filter((o) => identified.has(o));
+    if (identifiedOwners.length === 1 && identifiedOwners[0]) return identifiedOwners[0];
+    const cookie = candidates.find((c) => c.type === 'COOKIE_ID');
+    const byCookie = cookie && ownerOf(cookie);
+    if (byCookie) return byCookie;
+    if (owners[0]) return owners[0];
+  } else {
+    // A new userId adopts an anonymous customer that shares an identifier, cookie first.
+    const anonymous = candidates.map(ownerOf).find((o) => o && !identified.has(o));
+    if (anonymous) return anonymous;
+  }
+  const [created] = await tx.insert(customers).values({}).returning({ id: customers.id });
+  if (!created) throw new Error('customer was not created');
+  return created.id;
+}

@@ -1,0 +1,72 @@
+import type { EventType } from '@tributary/spec';
+
+/** One row of `customer_events` as the batch writer inserts it (dates as ISO strings, for json_to_recordset). */
+export interface EventRow {
+  message_id: string;
+  customer_id: string | null;
+  anonymous_id: string | null;
+  user_id: string | null;
+  session_id: string | null;
+  call_type: string;
+  event_type: EventType;
+  event_name: string;
+  event_category: string | null;
+  properties: Record<string, unknown>;
+  context: Record<string, unknown>;
+  timestamp: string;
+  original_timestamp: string | null;
+  sent_at: string | null;
+  received_at: string;
+  device_type: string | null;
+  browser: string | null;
+  os: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** Identity work an event asks for; applied in the same transaction as the event rows. */
+export interface LinkOp {
+  kind: 'identify' | 'alias' | 'implicit';
+  userId: string | null;
+  anonymousId: string | null;
+  previousId?: string;
+  traits?: Record<string, unknown>;
+  at: Date;
+}
+
+/** What one request hands the batch writer. */
+export interface IngestBatch {
+  rows: EventRow[];
+  links: LinkOp[];
+}
+
+export const EVENT_COLUMNS = [
+  ['message_id', 'text'],
+  ['customer_id', 'uuid'],
+  ['anonymous_id', 'text'],
+  ['user_id', 'text'],
+  ['session_id', 'text'],
+  ['call_type', 'text'],
+  ['event_type', 'event_type'],
+  ['event_name', 'text'],
+  ['event_category', 'text'],
+  ['properties', 'jsonb'],
+  ['context', 'jsonb'],
+  ['timestamp', 'timestamptz'],
+  ['original_timestamp', 'timestamptz'],
+  ['sent_at', 'timestamptz'],
+  ['received_at', 'timestamptz'],
+  ['device_type', 'text'],
+  ['browser', 'text'],
+  ['os', 'text'],
+  ['ip_address', 'text'],
+  ['user_agent', 'text'],
+  ['country', 'text'],
+  ['region', 'text'],
+  ['city', 'text'],
+  ['metadata', 'jsonb'],
+] as const satisfies readonly (readonly [keyof EventRow, string])[];

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { eventTypeFor, type SegmentCall } from '@tributary/spec';
+import { correctTimestamp } from './clock-skew';
+import type { EventRow, LinkOp } from './event-row';
+import { parseUserAgent } from './user-agent';
+
+export interface RequestInfo {
+  receivedAt: Date;
+  /** The caller's address, used when the event does not carry `context.ip`. */
+  ip: string | null;
+  /** The request's User-Agent, used when the event does not carry `context.userAgent`. */
+  userAgent: string | null;
+}
+
+const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
+
+// Fields of the call that have their own columns; anything else the sender added is kept in metadata.
+const COLUMN_FIELDS = new Set([
+  'type',
+  'messageId',
+  'userId',
+  'anonymousId',
+  'timestamp',
+  'originalTimestamp',
+  'sentAt',
+  'context',
+  'properties',
+  'event',
+  'eventType',
+  'name',
+  'category',
+  'writeKey',
+  'receivedAt',
+]);
+
+function eventNameOf(call: SegmentCall): string {
+  switch (call.type) {
+    case 'track':
+      return call.event;
+    case 'page':
+      return call.name || 'Page Viewed';
+    case 'screen':
+      return call.name || 'Screen Viewed';
+    default:
+      return call.type;
+  }
+}
+
+/** A validated Segment call, enriched, as an event row plus the identity work it implies. */
+export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: EventRow; link: LinkOp | null } {
+  const context: Record<string, unknown> = { ...call.context };
+  const ip = str(context.ip) ?? req.ip;
+  const userAgent = str(context.userAgent) ?? req.userAgent;
+  if (ip) context.ip = ip;
+  const device = userAgent ? parseUserAgent(userAgent) : null;
+  const original = call.originalTimestamp ?? call.timestamp;
+  const timestamp = correctTimestamp(req.receivedAt, original, call.sentAt);
+
+  const metadata: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(call)) if (!COLUMN_FIELDS.has(k) && v !== undefined) metadata[k] = v;
+
+  const userId = call.userId ?? null;
+  const anonymousId = call.anonymousId ?? null;
+  const hasProperties = call.type === 'track' || call.type === 'page' || call.type === 'screen';
+  const properties = hasProperties ? (call.properties ?? {}) : {};
+  const category = call.type === 'page' || call.type === 'screen' ? (call.category ?? null) : null;
+  const sessionId = context.sessionId;
+
+  const row: EventRow = {
+    message_id: call.messageId ?? randomUUID(),
+    customer_id: null,
+    anonymous_id: anonymousId,
+    user_id: userId,
+    session_id: sessionId === undefined || sessionId === null ? null : String(sessionId),
+    call_type: call.type,
+    event_type: eventTypeFor(call),
+    event_name: eventNameOf(call),
+    event_category: category,
+    properties,
+    context,
+    timestamp: timestamp.toISOString(),
+    original_timestamp: original ? new Date(original).toISOString() : null,
+    sent_at: call.sentAt ? new Date(call.sentAt).toISOString() : null,
+    received_at: req.receivedAt.toISOString(),
+    device_type: device?.deviceType ?? null,
+    browser: device?.browser ?? null,
+    os: device?.os ?? null,
+    ip_address: ip,
+    user_agent: userAgent,
+    country: null,
+    region: null,
+    city: null,
+    metadata: Object.keys(metadata).length ? metadata : null,
+  };
+
+  let link: LinkOp | null = null;
+  if (call.type === 'identify') {
+    link = { kind: 'identify', userId, anonymousId, traits: call.traits ?? {}, at: timestamp };
+  } else if (call.type === 'alias') {
+    link = { kind: 'alias', userId, anonymousId, previousId: call.previousId, at: timestamp };
+  } else if (userId) {
+    link = { kind: 'implicit', userId, anonymousId, at: timestamp };
+  }
+  return { row, link };
+}

@@ -1,0 +1,44 @@
+import { serve } from '@hono/node-server';
+import { createApp } from './app';
+import { loadConfig } from './config';
+import { openDatabase } from './db/client';
+
+/** Process entry: config -> database -> migrate -> serve. */
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(1);
+  }
+  const database = await openDatabase(config);
+  await database.migrate();
+  const app = createApp({ database, config });
+
+  const created = await app.keys.bootstrap();
+  if (created) {
+    console.log('Created keys (shown once; only their hashes are stored):');
+    console.log(`  write key (send events):   ${created.writeKey}`);
+    console.log(`  API key (read and admin):  ${created.apiKey}`);
+  }
+
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+    const where = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.DATA_DIR}`;
+    console.log(`Tributary collector listening on http://localhost:${info.port} (${where})`);
+  });
+
+  const shutdown = async () => {
+    server.close();
+    await app.writer.idle();
+    await database.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll } from 'vitest';
+import { type App, createApp } from '../src/app';
+import { type Config, testConfig } from '../src/config';
+import type { Database } from '../src/db/client';
+import type { TestDatabase } from './databases';
+
+export const WRITE_KEY = 'wk_test_write_key';
+export const API_KEY = 'sk_test_api_key_1';
+
+export interface Harness {
+  app: App;
+  database: Database;
+  /** A JSON request to the app in-process, with the API key unless `auth` says otherwise. */
+  call(method: string, path: string, body?: unknown, auth?: string | null): Promise<Response>;
+  /** `POST /v1/<path>` with the write key as Basic auth, as Segment's libraries send it. */
+  send(path: string, body: unknown): Promise<Response>;
+}
+
+/** Builds an app on a fresh database for the enclosing describe block. */
+export function useApp(db: TestDatabase, overrides: Partial<Config> = {}): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    h.database = await db.open();
+    h.app = createApp({
+      database: h.database,
+      config: testConfig({ WRITE_KEYS: [WRITE_KEY], API_KEYS: [API_KEY], ...overrides }),
+    });
+    h.call = (method, path, body, auth = `Bearer ${API_KEY}`) =>
+      Promise.resolve(
+        h.app.request(path, {
+          method,
+          headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) },
+          ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+        }),
+      );
+    h.send = (path, body) =>
+      h.call('POST', `/v1/${path}`, body, `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`);
+  });
+  afterAll(async () => {
+    await h.app?.writer.idle();
+    await h.database?.close();
+  });
+  return h;
+}

@@ -1,0 +1,4 @@
+export * from './cdp-events';
+export * from './errors';
+export * from './event-types';
+export * from './segment';

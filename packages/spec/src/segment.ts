@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { EventType } from './event-types';
+
+/** The size limits Segment's HTTP Tracking API documents, in bytes and counts. */
+export const LIMITS = {
+  eventBytes: 32 * 1024,
+  requestBytes: 500 * 1024,
+  batchEvents: 2500,
+} as const;
+
+const isoDate = z
+  .string()
+  .max(64)
+  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 date' });
+
+/** Segment libraries send IDs as strings, some send numbers; both are kept as strings. */
+const identifier = z
+  .union([z.string(), z.number().finite()])
+  .transform((v) => String(v))
+  .pipe(z.string().max(512, 'must be at most 512 characters'));
+
+const json = z.record(z.string(), z.unknown());
+
+export const ConsentPreferences = z.looseObject({
+  categoryPreferences: z.record(z.string(), z.boolean()).optional(),
+});
+
+/** `context` as Segment documents it; unknown keys are kept as sent. */
+export const Context = z.looseObject({
+  ip: z.string().max(64).optional(),
+  userAgent: z.string().max(2048).optional(),
+  locale: z.string().max(64).optional(),
+  timezone: z.string().max(128).optional(),
+  sessionId: z.union([z.string().max(256), z.number()]).optional(),
+  page: json.optional(),
+  campaign: json.optional(),
+  library: z.looseObject({ name: z.string().optional(), version: z.string().optional() }).optional(),
+  traits: json.optional(),
+  consent: ConsentPreferences.optional(),
+});
+export type Context = z.infer<typeof Context>;
+
+const common = {
+  messageId: z.string().min(1).max(256).optional(),
+  userId: identifier.optional().nullable(),
+  anonymousId: identifier.optional().nullable(),
+  timestamp: isoDate.optional(),
+  originalTimestamp: isoDate.optional(),
+  sentAt: isoDate.optional(),
+  context: Context.optional(),
+  integrations: z.record(z.string(), z.unknown()).optional(),
+  writeKey: z.string().optional(),
+};
+
+export const TrackCall = z.looseObject({
+  ...common,
+  type: z.literal('track'),
+  event: z.string().min(1, 'is required for track').max(512),
+  /** Tributary extension: the spec event type this track stands for (QUOTE_REQUEST, PURCHASE ...). */
+  eventType: EventType.optional(),
+  properties: json.optional(),
+});
+export const IdentifyCall = z.looseObject({ ...common, type: z.literal('identify'), traits: json.optional() });
+export const PageCall = z.looseObject({
+  ...common,
+  type: z.literal('page'),
+  name: z.string().max(512).optional().nullable(),
+  category: z.string().max(512).optional().nullable(),
+  properties: json.optional(),
+});
+export const ScreenCall = z.looseObject({
+  ...common,
+  type: z.literal('screen'),
+  name: z.string().max(512).optional().nullable(),
+  category: z.string().max(512).optional().nullable(),
+  properties: json.optional(),
+});
+export const GroupCall = z.looseObject({
+  ...common,
+  type: z.literal('group'),
+  groupId: identifier.pipe(z.string().min(1, 'is required for group')),
+  traits: json.optional(),
+});
+export const AliasCall = z.looseObject({
+  ...common,
+  type: z.literal('alias'),
+  previousId: identifier.pipe(z.string().min(1, 'is required for alias')),
+  userId: identifier.pipe(z.string().min(1, 'is required for alias')),
+});
+
+const withIdentity = <T extends { userId?: string | null | undefined; anonymousId?: string | null | undefined }>(
+  call: T,
+  ctx: z.RefinementCtx,
+) => {
+  if (!call.userId && !call.anonymousId) {
+    ctx.addIssue({ code: 'custom', path: ['userId'], message: 'userId or anonymousId is required' });
+  }
+};
+
+/** One Segment call of any type, as it appears inside a batch. The type is case-insensitive, as RudderStack sends it. */
+export const SegmentCall = z.preprocess(
+  (v) =>
+    v && typeof v === 'object' && typeof (v as { type?: unknown }).type === 'string'
+      ? { ...v, type: (v as { type: string }).type.toLowerCase() }
+      : v,
+  z
+    .discriminatedUnion('type', [TrackCall, IdentifyCall, PageCall, ScreenCall, GroupCall, AliasCall])
+    .superRefine(withIdentity),
+);
+export type SegmentCall = z.output<typeof SegmentCall>;
+export type SegmentCallInput = z.input<
+  typeof TrackCall | typeof IdentifyCall | typeof PageCall | typeof ScreenCall | typeof GroupCall | typeof AliasCall
+>;
+export type CallType = SegmentCall['type'];
+export const CALL_TYPES = [
+  'track',
+  'identify',
+  'page',
+  'screen',
+  'group',
+  'alias',
+] as const satisfies readonly CallType[];
+
+/** `POST /v1/batch`: the envelope. Items are validated one by one so an error can name its index. */
+export const BatchEnvelope = z.looseObject({
+  batch: z.array(z.unknown()).max(LIMITS.batchEvents, `must hold at most ${LIMITS.batchEvents} events`),
+  context: Context.optional(),
+  integrations: z.record(z.string(), z.unknown()).optional(),
+  sentAt: isoDate.optional(),
+  writeKey: z.string().optional(),
+});
+export type BatchEnvelope = z.infer<typeof BatchEnvelope>;
