@@ -5,9 +5,20 @@ import type { Database } from './db/client';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
 import { errorResponse, HttpError } from './http/errors';
+import { countResolutions, createMetrics, metricsRoutes } from './http/metrics';
+import { docsPage, openApiDocument } from './http/openapi-doc';
+import { sdkRoute } from './http/sdk-route';
+import { identitiesRoutes } from './identity/identities-routes';
 import { BatchWriter } from './ingest/batch-writer';
 import { trackingRoutes } from './ingest/tracking-routes';
 import { KeyStore } from './privacy/keys';
+import { consentIngestHook } from './profiles/consent-ingest-hook';
+import { consentsRoutes } from './profiles/consents-routes';
+import { customer360Routes } from './profiles/customer360-routes';
+import { PopulationModelCache } from './profiles/lifetime-value';
+import { refreshAfterWrites, SegmentRefresher } from './profiles/segment-refresh';
+import { segmentsRoutes } from './profiles/segments-routes';
+import { traitsRoutes } from './profiles/traits-routes';
 
 export interface AppDeps {
   database: Database;
@@ -18,7 +29,17 @@ export interface AppDeps {
 export function createApp({ database, config }: AppDeps) {
   const { db } = database;
   const keys = new KeyStore(db, config);
-  const writer = new BatchWriter(db, { defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY });
+  const metrics = createMetrics();
+  const writer = new BatchWriter(db, {
+    defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
+    onLinked: (_link, customerId) =>
+      metrics.identityResolution.inc({ operation: 'stitch', outcome: customerId ? 'linked' : 'none' }),
+  });
+  writer.addHook(consentIngestHook());
+  // Rule segments follow ingested data: the flush names the identifiers, the refresher evaluates later.
+  const refresher = new SegmentRefresher(db);
+  writer.addHook(async (_tx, batches) => refresher.touchBatches(batches));
+  const models = new PopulationModelCache();
 
   const app = new OpenAPIHono<AuthEnv>();
   app.onError(errorResponse);
@@ -27,17 +48,46 @@ export function createApp({ database, config }: AppDeps) {
   });
 
   // Browsers send events from any site that embeds the SDK; credentials are the write key, not cookies.
-  app.use('/v1/*', cors({ origin: '*', allowHeaders: ['Content-Type', 'Authorization'], maxAge: 86400 }));
-  app.route('/v1', trackingRoutes({ keys, writer }));
+  app.use(
+    '/v1/*',
+    cors({
+      origin: '*',
+      allowHeaders: ['Content-Type', 'Authorization'],
+      exposeHeaders: ['Retry-After'],
+      maxAge: 86400,
+    }),
+  );
+  app.route(
+    '/v1',
+    trackingRoutes({
+      keys,
+      writer,
+      onAccepted: (count, startedAt) => {
+        metrics.eventsAccepted.inc(count);
+        metrics.eventProcessing.observe((performance.now() - startedAt) / 1000);
+      },
+    }),
+  );
 
   const cdp = new OpenAPIHono<AuthEnv>();
   cdp.use('*', requireApiKey({ keys }));
+  cdp.use('*', refreshAfterWrites(refresher));
+  cdp.use('/identity/resolve', countResolutions(metrics));
   cdp.route('/', eventsRoutes({ db, writer }));
+  cdp.route('/', identitiesRoutes({ db, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY }));
+  cdp.route('/', customer360Routes({ db, models, metrics, refresher }));
+  cdp.route('/', segmentsRoutes({ db, refresher }));
+  cdp.route('/', traitsRoutes({ db }));
+  cdp.route('/', consentsRoutes({ db }));
   app.route('/api/v1/cdp', cdp);
 
+  app.route('/', sdkRoute());
   app.get('/health', (c) => c.json({ status: 'ok', database: database.kind }));
+  app.route('/', metricsRoutes(metrics));
+  openApiDocument(app);
+  docsPage(app);
 
-  return Object.assign(app, { keys, writer });
+  return Object.assign(app, { keys, writer, metrics, refresher, models });
 }
 
 export type App = ReturnType<typeof createApp>;

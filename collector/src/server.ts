@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { openDatabase } from './db/client';
+import { startTraitCleanup } from './profiles/trait-cleanup';
 
 /** Process entry: config -> database -> migrate -> serve. */
 async function main() {
@@ -15,6 +16,7 @@ async function main() {
   const database = await openDatabase(config);
   await database.migrate();
   const app = createApp({ database, config });
+  const traitCleanup = startTraitCleanup(database.db);
 
   const created = await app.keys.bootstrap();
   if (created) {
@@ -31,6 +33,7 @@ async function main() {
   const shutdown = async () => {
     server.close();
     await app.writer.idle();
+    await traitCleanup.stop();
     await database.close();
     process.exit(0);
   };

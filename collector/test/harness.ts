@@ -7,13 +7,18 @@ import type { TestDatabase } from './databases';
 export const WRITE_KEY = 'wk_test_write_key';
 export const API_KEY = 'sk_test_api_key_1';
 
+/** Response bodies in tests: read loosely, then asserted on. */
+// biome-ignore lint/suspicious/noExplicitAny: a test asserts on the body's shape instead of declaring it
+export type Json = any;
+export type JsonResponse = Omit<Response, 'json'> & { json(): Promise<Json> };
+
 export interface Harness {
   app: App;
   database: Database;
   /** A JSON request to the app in-process, with the API key unless `auth` says otherwise. */
-  call(method: string, path: string, body?: unknown, auth?: string | null): Promise<Response>;
+  call(method: string, path: string, body?: unknown, auth?: string | null): Promise<JsonResponse>;
   /** `POST /v1/<path>` with the write key as Basic auth, as Segment's libraries send it. */
-  send(path: string, body: unknown): Promise<Response>;
+  send(path: string, body: unknown): Promise<JsonResponse>;
 }
 
 /** Builds an app on a fresh database for the enclosing describe block. */
@@ -38,6 +43,9 @@ export function useApp(db: TestDatabase, overrides: Partial<Config> = {}): Harne
   });
   afterAll(async () => {
     await h.app?.writer.idle();
+    // Background segment evaluation must finish before its database goes away.
+    await h.app?.refresher.idle();
+    h.app?.refresher.close();
     await h.database?.close();
   });
   return h;

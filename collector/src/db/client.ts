@@ -1,5 +1,8 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
@@ -56,3 +59,42 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
 export function openDatabase(config: { DATABASE_URL?: string | undefined; DATA_DIR: string }): Promise<Database> {
   return config.DATABASE_URL ? openPostgres(config.DATABASE_URL) : openPglite(config.DATA_DIR);
 }
+
+/**
+ * Rows of a raw SQL query. Drizzle's `execute` answers in the driver's own shape (PGlite `{ rows }`,
+ * postgres.js an array); this is the one place that difference is handled.
+ */
+export async function queryRows<T>(db: Db | Tx, query: SQL): Promise<T[]> {
+  const result: unknown = await db.execute(query);
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/**
+ * Bulk-loads rows with COPY inside the transaction `tx`, on either driver: postgres.js streams them,
+ * PGlite reads them from a blob. `text` is in COPY's text format (tab-separated, `\N` for null).
+ * COPY is several times faster than INSERT for ingestion, which is most of what the collector does.
+ */
+export async function copyRows(tx: Tx, table: string, columns: readonly string[], text: string): Promise<void> {
+  const client = (tx as unknown as { session: { client: CopyCapableClient } }).session.client;
+  const statement = `copy ${table} (${columns.join(', ')}) from`;
+  if ('unsafe' in client) {
+    const stream = await client.unsafe(`${statement} stdin`).writable();
+    // postgres.js never settles the stream when the server rejects the data, so a stuck COPY is ended
+    // here (the transaction then fails) instead of stalling every later write.
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('COPY did not complete within 60 s')), 60_000);
+    });
+    try {
+      await Promise.race([pipeline(Readable.from([text]), stream), stuck]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } else {
+    await client.query(`${statement} '/dev/blob'`, [], { blob: new Blob([text]) });
+  }
+}
+
+type CopyCapableClient =
+  | { unsafe(query: string): { writable(): Promise<NodeJS.WritableStream> } }
+  | { query(query: string, params: unknown[], options: { blob: Blob }): Promise<unknown> };

@@ -3,6 +3,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   boolean,
+  customType,
   date,
   doublePrecision,
   index,
@@ -21,6 +22,16 @@ const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date
 const createdAt = () => tstz('created_at').notNull().defaultNow();
 const updatedAt = () => tstz('updated_at').notNull().defaultNow();
 type Json = Record<string, unknown>;
+
+/**
+ * jsonb holding any JSON value. Drizzle's own jsonb parses strings again after the driver has parsed
+ * them, so the JSON string "42" would read back as the number 42; this one takes the driver's value as is.
+ */
+const jsonValue = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => 'jsonb',
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => value,
+});
 
 export const identityType = pgEnum('identity_type', [
   'EMAIL',
@@ -149,6 +160,8 @@ export const customerIdentities = pgTable(
   (t) => [
     uniqueIndex('customer_identities_type_value_key').on(t.identityType, t.identityValue),
     index('customer_identities_customer_idx').on(t.customerId, t.identityType),
+    // One primary identity per type per customer, kept by the database rather than by care.
+    uniqueIndex('customer_identities_primary_key').on(t.customerId, t.identityType).where(sql`${t.isPrimary}`),
   ],
 );
 
@@ -205,7 +218,7 @@ export const customerTraits = pgTable(
       .notNull()
       .references(() => customers.id, { onDelete: 'cascade' }),
     traitKey: text('trait_key').notNull(),
-    traitValue: jsonb('trait_value').$type<unknown>(),
+    traitValue: jsonValue('trait_value'),
     traitType: traitType('trait_type').notNull(),
     source: text('source'),
     computedAt: tstz('computed_at'),

@@ -12,5 +12,5 @@ export function toEventResponse(e: EventRecord): CdpEvent {
     receivedAt: e.receivedAt.toISOString(),
     originalTimestamp: e.originalTimestamp?.toISOString() ?? null,
     sentAt: e.sentAt?.toISOString() ?? null,
-  } as CdpEvent;
+  };
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ZodError } from 'zod';
 
@@ -55,14 +56,22 @@ const UNAVAILABLE_CODES = new Set([
   '53300', // too_many_connections
 ]);
 
-/** True when an error (or its cause, as Drizzle wraps driver errors) says the database is unreachable. */
-export function isDatabaseUnavailable(error: unknown): boolean {
+/** The error codes of an error and its causes (Drizzle wraps driver errors in its own). */
+function* errorCodes(error: unknown): Generator<string> {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-    if (e instanceof AggregateError && e.errors.some(isDatabaseUnavailable)) return true;
+    if (typeof code === 'string') yield code;
+    if (e instanceof AggregateError) for (const inner of e.errors) yield* errorCodes(inner);
     e = (e as { cause?: unknown }).cause;
   }
+}
+
+/** Whether an error, or one it wraps, carries this (PostgreSQL or Node) error code. */
+export const hasErrorCode = (error: unknown, code: string) => [...errorCodes(error)].includes(code);
+
+/** True when an error says the database is unreachable. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (const code of errorCodes(error)) if (UNAVAILABLE_CODES.has(code) || code.startsWith('08')) return true;
   return false;
 }
 
@@ -74,6 +83,11 @@ export function errorResponse(err: unknown, c: Context) {
     for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
     const body = { error: { code: err.code, message: err.message, ...(err.issues ? { issues: err.issues } : {}) } };
     return c.json(body, err.status);
+  }
+  if (err instanceof HTTPException) {
+    // Hono's own (malformed JSON body, for one): same shape as ours.
+    const code = err.status === 400 ? 'bad_request' : 'http_error';
+    return c.json({ error: { code, message: err.message } }, err.status as ContentfulStatusCode);
   }
   if (isDatabaseUnavailable(err)) {
     c.header('Retry-After', String(RETRY_AFTER_SECONDS));

@@ -103,8 +103,11 @@ async function chooseTarget(
   identified: Set<string>,
   userId: string | undefined,
 ): Promise<string> {
-  const external = candidates.find((c) => c.type === 'EXTERNAL_ID');
-  const externalOwner = external && ownerOf(external);
+  // The userId's owner, or on alias the owner of the previous userId.
+  const externalOwner = candidates
+    .filter((c) => c.type === 'EXTERNAL_ID')
+    .map(ownerOf)
+    .find(Boolean);
   if (externalOwner) return externalOwner;
   if (!userId) {
     // No userId: join the single identified owner if there is one, else any anonymous owner (cookie first).

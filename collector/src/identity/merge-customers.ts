@@ -31,6 +31,13 @@ export async function mergeCustomers(
 ) {
   const sourceWins = strategy === 'replace';
 
+  // One primary identity per type: where both have one, the strategy's loser gives its mark up.
+  const [winner, loser] = sourceWins ? [sourceId, targetId] : [targetId, sourceId];
+  await tx.execute(sql`
+    update customer_identities set is_primary = false, updated_at = now()
+    where customer_id = ${loser} and is_primary and identity_type in (
+      select identity_type from customer_identities where customer_id = ${winner} and is_primary)`);
+
   await tx
     .update(customerIdentities)
     .set({ customerId: targetId, updatedAt: new Date() })
@@ -110,7 +117,12 @@ export async function mergeCustomers(
     .set({ mergedIntoId: targetId, mergedAt: new Date(), updatedAt: new Date() })
     .where(or(eq(customers.id, sourceId), eq(customers.mergedIntoId, sourceId)));
 
-  await tx.insert(customerMerges).values({ sourceCustomerId: sourceId, targetCustomerId: targetId, strategy, actor });
+  const [record] = await tx
+    .insert(customerMerges)
+    .values({ sourceCustomerId: sourceId, targetCustomerId: targetId, strategy, actor })
+    .returning();
+  if (!record) throw new Error('the merge was not recorded');
+  return record;
 }
 
 // In `on conflict do update`, `excluded` is the source's row and the table's row is the target's.

@@ -1,17 +1,18 @@
 import { sql } from 'drizzle-orm';
-import type { Db, Tx } from '../db/client';
+import { copyRows, type Db, type Tx } from '../db/client';
 import { linkIdentities } from '../identity/link-identities';
-import { EVENT_COLUMNS, type EventRow, type IngestBatch, type LinkOp } from './event-row';
+import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
+import { EVENT_COLUMNS, type EventRow, type IngestBatch, type LinkOp, toCopyLine } from './event-row';
 
 /** Work other modules add to every flush, inside its transaction (consent records, for one). */
 export type FlushHook = (tx: Tx, batches: readonly IngestBatch[]) => Promise<void>;
 
 export interface BatchWriterOptions {
-  /** Rows per INSERT statement. */
-  rowsPerStatement?: number;
   /** Country assumed for phone numbers without a country code. */
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
+  /** Told the outcome of each identity link (null: nothing linked), for metrics. */
+  onLinked?: (link: LinkOp, customerId: string | null) => void;
 }
 
 interface Pending {
@@ -22,15 +23,26 @@ interface Pending {
 
 const RECENT_LINKS_MAX = 50_000;
 
-// One statement inserts a whole group: the rows travel as one JSON parameter and
-// json_to_recordset turns them into a relation, so the statement is the same for 1 row or 5,000.
-const insertSql = (json: string) => {
-  const names = EVENT_COLUMNS.map(([n]) => n).join(', ');
-  const defs = EVENT_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ');
-  return sql`insert into customer_events (${sql.raw(names)})
-    select ${sql.raw(names)} from json_to_recordset(${json}::json) as r(${sql.raw(defs)})
-    on conflict (message_id) do nothing`;
-};
+const COLUMN_NAMES = EVENT_COLUMNS.map(([n]) => n);
+const STAGING_COLUMNS = EVENT_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ');
+
+/**
+ * COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING: COPY's speed,
+ * and a messageId stored before (a retried batch, or another collector racing us) is skipped, not an error.
+ */
+async function insertEvents(tx: Tx, batches: readonly IngestBatch[]) {
+  if (!batches.some((b) => b.rows.length)) return;
+  await tx.execute(sql.raw(`create temp table if not exists event_staging (${STAGING_COLUMNS}) on commit delete rows`));
+  let text = '';
+  for (const b of batches) text += b.copyText ?? b.rows.map(toCopyLine).join('');
+  await copyRows(tx, 'event_staging', COLUMN_NAMES, text);
+  const names = COLUMN_NAMES.join(', ');
+  await tx.execute(
+    sql.raw(
+      `insert into customer_events (${names}) select ${names} from event_staging on conflict (message_id) do nothing`,
+    ),
+  );
+}
 
 /**
  * Group commit: requests that arrive while a transaction is being committed wait and then share the
@@ -44,10 +56,12 @@ export class BatchWriter {
   #flushing = false;
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
+  /** Transactions committed and rows written, for metrics and for tests that prove grouping. */
+  readonly stats = { commits: 0, rows: 0 };
 
   constructor(db: Db, options: BatchWriterOptions = {}) {
     this.#db = db;
-    this.#options = { rowsPerStatement: 2_000, defaultPhoneCountry: 'US', hooks: [], ...options };
+    this.#options = { defaultPhoneCountry: 'US', hooks: [], onLinked: () => {}, ...options };
   }
 
   /** Adds a hook run inside every flush transaction, after the rows are inserted. */
@@ -93,7 +107,7 @@ export class BatchWriter {
     }
   }
 
-  async #commit(batches: IngestBatch[]) {
+  async #commit(batches: IngestBatch[]): Promise<void> {
     const rows: EventRow[] = [];
     const links: LinkOp[] = [];
     for (const b of batches) {
@@ -101,14 +115,19 @@ export class BatchWriter {
       for (const l of b.links) if (l.kind !== 'implicit' || !this.#recentLinks.has(linkKey(l))) links.push(l);
     }
     await this.#db.transaction(async (tx) => {
-      for (let i = 0; i < rows.length; i += this.#options.rowsPerStatement) {
-        const chunk = rows.slice(i, i + this.#options.rowsPerStatement);
-        await tx.execute(insertSql(JSON.stringify(chunk)));
+      await insertEvents(tx, batches);
+      const { defaultPhoneCountry } = this.#options;
+      for (const link of links) {
+        const customerId = await linkIdentities(tx, link, { defaultPhoneCountry });
+        this.#options.onLinked(link, customerId);
+        if (customerId && link.kind === 'identify' && link.traits) {
+          await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry });
+        }
       }
-      for (const link of links)
-        await linkIdentities(tx, link, { defaultPhoneCountry: this.#options.defaultPhoneCountry });
       for (const hook of this.#options.hooks) await hook(tx, batches);
     });
+    this.stats.commits++;
+    this.stats.rows += rows.length;
     for (const l of links) this.#rememberLink(l);
   }
 

@@ -41,6 +41,8 @@ export interface LinkOp {
 /** What one request hands the batch writer. */
 export interface IngestBatch {
   rows: EventRow[];
+  /** The rows already encoded by `toCopyLine`, when the caller did it off the commit path. */
+  copyText?: string;
   links: LinkOp[];
 }
 
@@ -70,3 +72,30 @@ export const EVENT_COLUMNS = [
   ['city', 'text'],
   ['metadata', 'jsonb'],
 ] as const satisfies readonly (readonly [keyof EventRow, string])[];
+
+/**
+ * JSON text PostgreSQL accepts. JSON.stringify writes a lone UTF-16 surrogate (which JSON.parse lets
+ * through from `"\\ud800"`) as an escape that jsonb refuses; only then are strings and keys made well-formed.
+ */
+function storableJson(v: unknown): string {
+  const s = JSON.stringify(v);
+  return /\\u[dD][89a-fA-F]/.test(s) ? JSON.stringify(wellFormed(v)) : s;
+}
+function wellFormed(v: unknown): unknown {
+  if (typeof v === 'string') return v.toWellFormed();
+  if (Array.isArray(v)) return v.map(wellFormed);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), wellFormed(x)]));
+  }
+  return v;
+}
+
+// COPY's text format: backslash escapes for the characters that delimit rows and columns.
+const copyEscape = (v: unknown): string => {
+  if (v === null || v === undefined) return '\\N';
+  const s = typeof v === 'string' ? v : storableJson(v);
+  return s.replace(/[\\\n\r\t]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\n' ? '\\n' : ch === '\r' ? '\\r' : '\\t'));
+};
+
+/** One row as a line of COPY's text format, columns in `EVENT_COLUMNS` order. */
+export const toCopyLine = (row: EventRow): string => `${EVENT_COLUMNS.map(([c]) => copyEscape(row[c])).join('\t')}\n`;

@@ -12,7 +12,7 @@ import { keyFromAuthorization, unauthorized } from '../http/auth';
 import { badRequest, HttpError, validationError } from '../http/errors';
 import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
-import type { EventRow, LinkOp } from './event-row';
+import { type EventRow, type LinkOp, toCopyLine } from './event-row';
 import { normalizeCall, type RequestInfo } from './normalize-call';
 import { requestIp } from './request-ip';
 
@@ -30,7 +30,7 @@ type Env = { Variables: { key: ResolvedKey } };
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /** Parses the body whatever its content type: Segment's libraries send JSON, some as text/plain to avoid CORS preflight. */
-async function readJson(c: Context): Promise<Record<string, unknown>> {
+async function readJson(c: Context): Promise<{ body: Record<string, unknown>; bytes: number }> {
   const text = await c.req.text();
   if (!text.trim()) throw badRequest('The request body is empty');
   let body: unknown;
@@ -42,7 +42,7 @@ async function readJson(c: Context): Promise<Record<string, unknown>> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object');
   // PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail the whole commit.
   if (text.includes('\\u0000')) throw badRequest('The body contains a U+0000 character, which cannot be stored');
-  return body as Record<string, unknown>;
+  return { body: body as Record<string, unknown>, bytes: byteLength(text) };
 }
 
 async function authenticate(c: Context<Env>, keys: KeyStore, body: Record<string, unknown>): Promise<ResolvedKey> {
@@ -64,8 +64,9 @@ function mergeDeep(base: unknown, over: unknown): unknown {
 }
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
-function validateCall(raw: unknown, where?: string): SegmentCall {
-  if (byteLength(JSON.stringify(raw) ?? '') > LIMITS.eventBytes) {
+/** `checkSize` is false when the whole request is under the event limit, so no event can exceed it. */
+function validateCall(raw: unknown, where?: string, checkSize = true): SegmentCall {
+  if (checkSize && byteLength(JSON.stringify(raw) ?? '') > LIMITS.eventBytes) {
     throw new HttpError(413, 'event_too_large', `${where ? `${where}: ` : ''}an event must be at most 32 KB`);
   }
   const parsed = SegmentCallSchema.safeParse(raw);
@@ -97,26 +98,29 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     };
     const rows: EventRow[] = [];
     const links: LinkOp[] = [];
+    let copyText = '';
     for (const call of calls) {
       const { row, link } = normalizeCall(call, req);
       rows.push(row);
+      // Encoded here, while other requests' transaction commits, to keep the commit path short.
+      copyText += toCopyLine(row);
       if (link) links.push(link);
     }
-    await writer.write({ rows, links });
+    await writer.write({ rows, links, copyText });
     onAccepted(rows.length, startedAt);
     return c.json({ success: true, count: rows.length });
   }
 
   for (const type of CALL_TYPES) {
     app.post(`/${type}`, async (c) => {
-      const body = await readJson(c);
+      const { body } = await readJson(c);
       c.set('key', await authenticate(c, keys, body));
       return accept(c, [validateCall({ ...body, type: type satisfies CallType })]);
     });
   }
 
   app.post('/batch', async (c) => {
-    const body = await readJson(c);
+    const { body, bytes } = await readJson(c);
     c.set('key', await authenticate(c, keys, body));
     const envelope = BatchEnvelope.safeParse(body);
     if (!envelope.success) {
@@ -135,7 +139,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
         integrations: mergeDeep(integrations, item.integrations),
         sentAt: item.sentAt ?? sentAt,
       };
-      return validateCall(merged, `batch.${i}`);
+      return validateCall(merged, `batch.${i}`, bytes > LIMITS.eventBytes);
     });
     return accept(c, calls);
   });

@@ -67,6 +67,8 @@ export const CdpEvent = z.object({
   properties: json,
   context: json,
   timestamp: z.string(),
+  originalTimestamp: z.string().nullable(),
+  sentAt: z.string().nullable(),
   receivedAt: z.string(),
   deviceType: z.string().nullable(),
   browser: z.string().nullable(),

@@ -8,10 +8,16 @@ export const LIMITS = {
   batchEvents: 2500,
 } as const;
 
-const isoDate = z
+const EARLIEST = Date.UTC(1000, 0, 1);
+const LATEST = Date.UTC(9999, 11, 31);
+/** A date PostgreSQL and every client can round-trip: ISO-8601, years 1000 to 9999. */
+export const isoDate = z
   .string()
   .max(64)
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 date' });
+  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 date' })
+  .refine((s) => Date.parse(s) >= EARLIEST && Date.parse(s) <= LATEST, {
+    message: 'must be between years 1000 and 9999',
+  });
 
 /** Segment libraries send IDs as strings, some send numbers; both are kept as strings. */
 const identifier = z

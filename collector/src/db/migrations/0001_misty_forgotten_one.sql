@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "customer_identities_primary_key" ON "customer_identities" USING btree ("customer_id","identity_type") WHERE "customer_identities"."is_primary";

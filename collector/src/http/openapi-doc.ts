@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
+import {
+  AliasCall,
+  BatchEnvelope,
+  ErrorBody,
+  GroupCall,
+  IdentifyCall,
+  PageCall,
+  ScreenCall,
+  TrackCall,
+} from '@tributary/spec';
+import type { Env } from 'hono';
+import { jsonContent } from './openapi-app';
+
+const TRACKING_CALLS = {
+  track: TrackCall,
+  identify: IdentifyCall,
+  page: PageCall,
+  screen: ScreenCall,
+  group: GroupCall,
+  alias: AliasCall,
+  batch: BatchEnvelope,
+} as const;
+
+const Accepted = z.object({ success: z.literal(true), count: z.number() });
+
+/**
+ * The OpenAPI 3.1 document at `/openapi.json`, generated from the same zod schemas that validate
+ * requests: the CDP routes register themselves; the Segment-compatible tracking endpoints (plain Hono
+ * routes, since they accept several content types) are declared here. Call after mounting the routes.
+ */
+export function openApiDocument<E extends Env>(app: OpenAPIHono<E>) {
+  const registry = app.openAPIRegistry;
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A secret API key (read or admin) for the CDP API. Write keys are refused with 403.',
+  });
+  registry.registerComponent('securitySchemes', 'basicAuth', {
+    type: 'http',
+    scheme: 'basic',
+    description: "A write key as the Basic auth username, empty password (Segment's convention).",
+  });
+  for (const [type, schema] of Object.entries(TRACKING_CALLS)) {
+    registry.registerPath({
+      method: 'post',
+      path: `/v1/${type}`,
+      tags: ['Tracking (Segment-compatible)'],
+      summary: type === 'batch' ? 'Send up to 2,500 calls at once' : `A Segment ${type} call`,
+      description:
+        'Answered 200 once the events are committed; retrying with the same messageId is harmless. The write key may also travel as `writeKey` in the body.',
+      security: [{ basicAuth: [] }, { bearerAuth: [] }],
+      request: { body: { content: { 'application/json': { schema } }, required: true } },
+      responses: {
+        200: jsonContent(Accepted, 'Stored'),
+        400: jsonContent(ErrorBody, 'Invalid call, naming the field'),
+        401: jsonContent(ErrorBody, 'No valid write key'),
+        413: jsonContent(ErrorBody, 'Event over 32 KB, request over 500 KB or batch over 2,500 calls'),
+      },
+    });
+  }
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tributary',
+      version: '0.1.0',
+      description:
+        'Segment-compatible event collection and the customer data platform API: identities, traits, consents, segments, scores, lifetime value and the Customer 360 view.',
+    },
+    security: [{ bearerAuth: [] }],
+  });
+}
+
+const require = createRequire(import.meta.url);
+const assetsDir = () => dirname(require.resolve('swagger-ui-dist/package.json'));
+const ASSETS = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'text/javascript' } as const;
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Tributary API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="docs"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#docs', deepLinking: true, persistAuthorization: true });
+  </script>
+</body>
+</html>`;
+
+/**
+ * A browsable API reference at `/docs`: Swagger UI served from the swagger-ui-dist package, so the
+ * page needs no internet access (no CDN).
+ */
+export function docsPage<E extends Env>(app: OpenAPIHono<E>) {
+  const cache = new Map<string, string>();
+  app.get('/docs', (c) => c.html(PAGE));
+  for (const [name, type] of Object.entries(ASSETS)) {
+    app.get(`/docs/${name}`, async (c) => {
+      let body = cache.get(name);
+      if (body === undefined) {
+        body = await readFile(join(assetsDir(), name), 'utf8');
+        cache.set(name, body);
+      }
+      c.header('Content-Type', `${type}; charset=utf-8`);
+      c.header('Cache-Control', 'public, max-age=86400');
+      return c.body(body);
+    });
+  }
+}

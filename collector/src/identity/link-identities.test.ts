@@ -1,0 +1,164 @@
+import { and, eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { testDatabases } from '../../test/databases';
+import { useApp } from '../../test/harness';
+import { customerIdentities, customerMerges, customers } from '../db/schema';
+
+let seq = 0;
+const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
+
+describe.each(testDatabases)('identity stitching on $name', (db) => {
+  const h = useApp(db);
+
+  const ownerOf = async (type: 'EXTERNAL_ID' | 'COOKIE_ID' | 'EMAIL' | 'PHONE', value: string) => {
+    const [row] = await h.database.db
+      .select({ customerId: customerIdentities.customerId })
+      .from(customerIdentities)
+      .where(and(eq(customerIdentities.identityType, type), eq(customerIdentities.identityValue, value)));
+    return row?.customerId;
+  };
+  const eventsOf = async (customerId: string) => {
+    const res = await h.call('GET', `/api/v1/cdp/events?customerId=${customerId}&limit=500`);
+    expect(res.status).toBe(200);
+    return (await res.json()).events as { eventName: string; anonymousId: string | null }[];
+  };
+
+  it('links the anonymous history to the customer on identify', async () => {
+    const anon = uid('anon');
+    const user = uid('user');
+    await h.send('batch', {
+      batch: [
+        { type: 'page', anonymousId: anon, name: 'Pricing' },
+        { type: 'track', anonymousId: anon, event: 'Quote Requested' },
+      ],
+    });
+    const res = await h.send('identify', {
+      anonymousId: anon,
+      userId: user,
+      traits: { email: ' Ada@Example.COM ', phone: '+1 (415) 555-2671' },
+    });
+    expect(res.status).toBe(200);
+
+    const customerId = await ownerOf('EXTERNAL_ID', user);
+    expect(customerId).toBeDefined();
+    expect(await ownerOf('COOKIE_ID', anon)).toBe(customerId);
+    expect(await ownerOf('EMAIL', 'ada@example.com')).toBe(customerId);
+    expect(await ownerOf('PHONE', '+14155552671')).toBe(customerId);
+
+    const names = (await eventsOf(customerId as string)).map((e) => e.eventName).sort();
+    expect(names).toEqual(['Pricing', 'Quote Requested', 'identify']);
+
+    // Events after login, sent with the userId only (a backend), are the customer's too.
+    await h.send('track', { userId: user, event: 'Order Completed', properties: { revenue: 20 } });
+    expect((await eventsOf(customerId as string)).map((e) => e.eventName)).toContain('Order Completed');
+  });
+
+  it('merges a second anonymous device into the customer when it identifies', async () => {
+    const user = uid('user');
+    const laptop = uid('laptop');
+    const phone = uid('phone');
+    await h.send('identify', { anonymousId: laptop, userId: user });
+    await h.send('track', { anonymousId: phone, event: 'Browsed on phone' });
+    await h.send('identify', { anonymousId: phone, userId: user });
+    const customerId = await ownerOf('EXTERNAL_ID', user);
+    expect(await ownerOf('COOKIE_ID', phone)).toBe(customerId);
+    expect((await eventsOf(customerId as string)).map((e) => e.eventName)).toContain('Browsed on phone');
+  });
+
+  it('lets a new userId adopt the anonymous customer its email belongs to', async () => {
+    const email = `${uid('e')}@example.com`;
+    const newsletter = uid('anon');
+    await h.send('identify', { anonymousId: newsletter, traits: { email } });
+    const anonymousCustomer = await ownerOf('EMAIL', email);
+    const user = uid('user');
+    await h.send('identify', { anonymousId: uid('other'), userId: user, traits: { email } });
+    expect(await ownerOf('EXTERNAL_ID', user)).toBe(anonymousCustomer);
+  });
+
+  it('merges an anonymous customer into the identified one and records the merge', async () => {
+    const user = uid('user');
+    const email = `${uid('e')}@example.com`;
+    await h.send('identify', { anonymousId: uid('laptop'), userId: user });
+    const customerId = await ownerOf('EXTERNAL_ID', user);
+    // On another device an anonymous visitor leaves an email, becoming a customer of its own ...
+    const tablet = uid('tablet');
+    await h.send('identify', { anonymousId: tablet, traits: { email } });
+    const anonymousCustomer = await ownerOf('EMAIL', email);
+    expect(anonymousCustomer).not.toBe(customerId);
+    // ... then logs in there.
+    await h.send('identify', { anonymousId: tablet, userId: user });
+    expect(await ownerOf('EMAIL', email)).toBe(customerId);
+    expect(await ownerOf('COOKIE_ID', tablet)).toBe(customerId);
+    const [merged] = await h.database.db
+      .select()
+      .from(customers)
+      .where(eq(customers.id, anonymousCustomer as string));
+    expect(merged?.mergedIntoId).toBe(customerId);
+    const [record] = await h.database.db
+      .select()
+      .from(customerMerges)
+      .where(eq(customerMerges.sourceCustomerId, anonymousCustomer as string));
+    expect(record).toMatchObject({ targetCustomerId: customerId, actor: 'stitch:identify', strategy: 'merge' });
+  });
+
+  it('never merges two customers who both have a userId', async () => {
+    const device = uid('shared-device');
+    const alice = uid('alice');
+    const bob = uid('bob');
+    await h.send('identify', { anonymousId: device, userId: alice });
+    await h.send('identify', { anonymousId: device, userId: bob });
+    const aliceId = await ownerOf('EXTERNAL_ID', alice);
+    const bobId = await ownerOf('EXTERNAL_ID', bob);
+    expect(aliceId).toBeDefined();
+    expect(bobId).toBeDefined();
+    expect(aliceId).not.toBe(bobId);
+    // The shared device stays with its first owner; neither customer is marked merged.
+    expect(await ownerOf('COOKIE_ID', device)).toBe(aliceId);
+    const rows = await h.database.db
+      .select()
+      .from(customers)
+      .where(eq(customers.id, bobId as string));
+    expect(rows[0]?.mergedIntoId).toBeNull();
+  });
+
+  it('links the previous ID on alias', async () => {
+    const anon = uid('anon');
+    const user = uid('user');
+    await h.send('track', { anonymousId: anon, event: 'Before signup' });
+    await h.send('alias', { previousId: anon, userId: user });
+    const customerId = await ownerOf('EXTERNAL_ID', user);
+    expect(await ownerOf('COOKIE_ID', anon)).toBe(customerId);
+    expect((await eventsOf(customerId as string)).map((e) => e.eventName)).toContain('Before signup');
+  });
+
+  it('renames a userId on alias without merging two identified customers', async () => {
+    const oldId = uid('old');
+    const newId = uid('new');
+    await h.send('identify', { userId: oldId, anonymousId: uid('a') });
+    await h.send('alias', { previousId: oldId, userId: newId });
+    expect(await ownerOf('EXTERNAL_ID', newId)).toBe(await ownerOf('EXTERNAL_ID', oldId));
+  });
+
+  it.each(['', '   ', 'undefined', 'null', '0', '-1', 'anonymous', 'Guest', 'NaN', '[object Object]'])(
+    'never links on the junk identifier %j',
+    async (junk) => {
+      const before = await h.database.db.select({ id: customers.id }).from(customers);
+      const res = await h.send('identify', { userId: junk, anonymousId: junk || ' ', traits: { email: junk } });
+      expect(res.status).toBe(200);
+      const after = await h.database.db.select({ id: customers.id }).from(customers);
+      expect(after.length).toBe(before.length);
+      expect(await ownerOf('EXTERNAL_ID', junk)).toBeUndefined();
+    },
+  );
+
+  it('does not link two visitors through a junk userId', async () => {
+    const a = uid('a');
+    const b = uid('b');
+    await h.send('identify', { userId: 'guest', anonymousId: a });
+    await h.send('identify', { userId: 'guest', anonymousId: b });
+    const ownerA = await ownerOf('COOKIE_ID', a);
+    const ownerB = await ownerOf('COOKIE_ID', b);
+    expect(ownerA).toBeDefined();
+    expect(ownerA).not.toBe(ownerB);
+  });
+});

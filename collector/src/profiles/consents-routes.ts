@@ -1,0 +1,161 @@
+import { createRoute } from '@hono/zod-openapi';
+import {
+  CONSENT_TYPES,
+  ConsentHistoryQuery,
+  ConsentHistoryResponse,
+  ConsentListResponse,
+  ConsentResponse,
+  ConsentTypeParams,
+  CustomerIdParam,
+  ErrorBody,
+  SetConsentBody,
+  SetConsentResponse,
+} from '@tributary/spec';
+import { and, count, desc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { customerConsentHistory, customerConsents } from '../db/schema';
+import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { pageInfo, pageOffset } from '../http/pagination';
+import { toConsentHistoryResponse, toConsentResponse } from './consent-response';
+import { applyConsentChanges } from './consents-store';
+import { customerRef } from './customer-ref';
+import { lockCustomer } from './lock-customer';
+import { requireCustomer } from './require-customer';
+
+const tags = ['Consents'];
+
+const setRoute = createRoute({
+  method: 'post',
+  path: '/consents/{customerId}',
+  tags,
+  summary: 'Grant or revoke a consent',
+  request: {
+    params: CustomerIdParam,
+    body: { content: { 'application/json': { schema: SetConsentBody } }, required: true },
+  },
+  responses: {
+    200: jsonContent(SetConsentResponse, 'Recorded, with the history entry it appended'),
+    400: jsonContent(ErrorBody, 'Invalid body'),
+    404: jsonContent(ErrorBody, 'Unknown customer'),
+  },
+});
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/consents/{customerId}',
+  tags,
+  summary: 'The current state of every consent type',
+  request: { params: CustomerIdParam },
+  responses: {
+    200: jsonContent(ConsentListResponse, 'One entry per consent type; an expired grant reads as not granted'),
+    400: jsonContent(ErrorBody, 'Invalid parameters'),
+    404: jsonContent(ErrorBody, 'Unknown customer'),
+  },
+});
+
+const historyRoute = createRoute({
+  method: 'get',
+  path: '/consents/{customerId}/history',
+  tags,
+  summary: 'Every consent change: who, when, from where, and the previous state',
+  request: { params: CustomerIdParam, query: ConsentHistoryQuery },
+  responses: {
+    200: jsonContent(ConsentHistoryResponse, 'A page of changes, newest first'),
+    400: jsonContent(ErrorBody, 'Invalid parameters'),
+    404: jsonContent(ErrorBody, 'Unknown customer'),
+  },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/consents/{customerId}/{consentType}',
+  tags,
+  summary: 'The current state of one consent type',
+  request: { params: ConsentTypeParams },
+  responses: {
+    200: jsonContent(ConsentResponse, 'The state (NOT_SET when nothing was recorded)'),
+    400: jsonContent(ErrorBody, 'Invalid parameters'),
+    404: jsonContent(ErrorBody, 'Unknown customer'),
+  },
+});
+
+/** The product spec's consent endpoints under `/api/v1/cdp`, plus the history. */
+export function consentsRoutes({ db }: { db: Db }) {
+  return (
+    cdpRouter()
+      .openapi(setRoute, async (c) => {
+        const { customerId } = c.req.valid('param');
+        const b = c.req.valid('json');
+        const actor = c.get('key').id;
+        const { customer, applied } = await db.transaction(async (tx) => {
+          const customer = await lockCustomer(tx, customerId);
+          const [applied] = await applyConsentChanges(tx, [
+            {
+              customerId: customer.id,
+              consentType: b.consentType,
+              granted: b.granted,
+              source: b.source ?? 'api',
+              ipAddress: b.ipAddress ?? null,
+              expiresAt: b.granted ? (b.expiresAt ?? null) : null,
+              metadata: b.metadata ?? null,
+              actor,
+              at: new Date(),
+            },
+          ]);
+          if (!applied) throw new Error('the consent change was not recorded');
+          return { customer, applied };
+        });
+        return c.json(
+          {
+            ...customerRef(customer),
+            consent: toConsentResponse(b.consentType, applied.consent),
+            change: toConsentHistoryResponse(applied.history),
+          },
+          200,
+        );
+      })
+      .openapi(listRoute, async (c) => {
+        const { customerId } = c.req.valid('param');
+        const customer = await requireCustomer(db, customerId);
+        const rows = await db.select().from(customerConsents).where(eq(customerConsents.customerId, customer.id));
+        const now = new Date();
+        const consents = CONSENT_TYPES.map((type) =>
+          toConsentResponse(
+            type,
+            rows.find((r) => r.consentType === type),
+            now,
+          ),
+        );
+        return c.json({ ...customerRef(customer), consents }, 200);
+      })
+      // Before `/consents/{customerId}/{consentType}`; "history" is no consent type, but the order makes it plain.
+      .openapi(historyRoute, async (c) => {
+        const { customerId } = c.req.valid('param');
+        const q = c.req.valid('query');
+        const customer = await requireCustomer(db, customerId);
+        const h = customerConsentHistory;
+        const where = and(eq(h.customerId, customer.id), q.consentType ? eq(h.consentType, q.consentType) : undefined);
+        const [rows, totals] = await Promise.all([
+          db.select().from(h).where(where).orderBy(desc(h.createdAt), desc(h.id)).limit(q.limit).offset(pageOffset(q)),
+          db.select({ total: count() }).from(h).where(where),
+        ]);
+        return c.json(
+          {
+            ...customerRef(customer),
+            history: rows.map(toConsentHistoryResponse),
+            pagination: pageInfo(q.page, q.limit, totals[0]?.total ?? 0),
+          },
+          200,
+        );
+      })
+      .openapi(getRoute, async (c) => {
+        const { customerId, consentType } = c.req.valid('param');
+        const customer = await requireCustomer(db, customerId);
+        const [row] = await db
+          .select()
+          .from(customerConsents)
+          .where(and(eq(customerConsents.customerId, customer.id), eq(customerConsents.consentType, consentType)));
+        return c.json({ ...customerRef(customer), consent: toConsentResponse(consentType, row) }, 200);
+      })
+  );
+}

@@ -1,0 +1,27 @@
+// The script-tag snippet, minified at build time into dist/snippet.min.js (the README shows it ready to paste).
+// It defines a stub `window.analytics` that queues calls, then loads the library from the collector, which
+// replays the queued calls in order. Keep it ES5: it runs before anything else on the page.
+(function () {
+  var analytics = (window.analytics = window.analytics || []);
+  if (analytics.initialized || analytics.invoked) return;
+  analytics.invoked = true;
+  var methods = ['track', 'page', 'identify', 'group', 'alias', 'reset', 'consent', 'flush', 'ready', 'user', 'on'];
+  function stub(method) {
+    return function () {
+      var args = Array.prototype.slice.call(arguments);
+      args.unshift(method);
+      analytics.push(args);
+      return analytics;
+    };
+  }
+  for (var i = 0; i < methods.length; i++) analytics[methods[i]] = stub(methods[i]);
+  analytics.load = function (writeKey, options) {
+    analytics._writeKey = writeKey;
+    analytics._options = options || {};
+    var script = document.createElement('script');
+    script.async = true;
+    script.src = (analytics._options.host || '') + '/sdk/v1/analytics.min.js';
+    var first = document.getElementsByTagName('script')[0];
+    first.parentNode.insertBefore(script, first);
+  };
+})();
