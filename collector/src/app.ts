@@ -11,7 +11,14 @@ import { sdkRoute } from './http/sdk-route';
 import { identitiesRoutes } from './identity/identities-routes';
 import { BatchWriter } from './ingest/batch-writer';
 import { trackingRoutes } from './ingest/tracking-routes';
+import { adminRoutes } from './privacy/admin-routes';
+import { AuditTrail } from './privacy/audit-trail';
+import { rowsWithoutAnalyticsConsent } from './privacy/consent-enforcement';
+import type { Keyring } from './privacy/encryption';
+import { loadKeyring } from './privacy/keyring';
 import { KeyStore } from './privacy/keys';
+import { rateLimit } from './privacy/rate-limit';
+import { SuppressionList } from './privacy/suppression-list';
 import { consentIngestHook } from './profiles/consent-ingest-hook';
 import { consentsRoutes } from './profiles/consents-routes';
 import { customer360Routes } from './profiles/customer360-routes';
@@ -23,15 +30,25 @@ import { traitsRoutes } from './profiles/traits-routes';
 export interface AppDeps {
   database: Database;
   config: Config;
+  /** Encryption keys; by default from the config (or DATA_DIR/secrets.json). */
+  keyring?: Keyring;
 }
 
 /** The collector as a Hono app: no process globals, so tests build as many as they like. */
-export function createApp({ database, config }: AppDeps) {
+export function createApp({ database, config, keyring = loadKeyring(config) }: AppDeps) {
   const { db } = database;
-  const keys = new KeyStore(db, config);
+  const keys = new KeyStore(db, config, keyring);
   const metrics = createMetrics();
+  const audit = new AuditTrail(db);
+  const suppressions = new SuppressionList(db, keyring);
+  const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
   const writer = new BatchWriter(db, {
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
+    selectDropped: async (tx, rows) => {
+      const dropped = await rowsWithoutAnalyticsConsent(tx, rows);
+      if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);
+      return dropped;
+    },
     onLinked: (_link, customerId) =>
       metrics.identityResolution.inc({ operation: 'stitch', outcome: customerId ? 'linked' : 'none' }),
   });
@@ -62,6 +79,10 @@ export function createApp({ database, config }: AppDeps) {
     trackingRoutes({
       keys,
       writer,
+      rateLimit: limiter.consume,
+      ipMode: config.IP_MODE,
+      suppressions,
+      onDropped: (n, reason) => metrics.eventsDropped.inc({ reason }, n),
       onAccepted: (count, startedAt) => {
         metrics.eventsAccepted.inc(count);
         metrics.eventProcessing.observe((performance.now() - startedAt) / 1000);
@@ -71,6 +92,8 @@ export function createApp({ database, config }: AppDeps) {
 
   const cdp = new OpenAPIHono<AuthEnv>();
   cdp.use('*', requireApiKey({ keys }));
+  cdp.use('*', limiter.middleware);
+  cdp.use('*', audit.middleware());
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
   cdp.route('/', eventsRoutes({ db, writer }));
@@ -81,13 +104,20 @@ export function createApp({ database, config }: AppDeps) {
   cdp.route('/', consentsRoutes({ db }));
   app.route('/api/v1/cdp', cdp);
 
+  const admin = new OpenAPIHono<AuthEnv>();
+  admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
+  admin.use('*', limiter.middleware);
+  admin.use('*', audit.middleware());
+  admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions }));
+  app.route('/api/v1/admin', admin);
+
   app.route('/', sdkRoute());
   app.get('/health', (c) => c.json({ status: 'ok', database: database.kind }));
   app.route('/', metricsRoutes(metrics));
   openApiDocument(app);
   docsPage(app);
 
-  return Object.assign(app, { keys, writer, metrics, refresher, models });
+  return Object.assign(app, { keys, keyring, audit, suppressions, writer, metrics, refresher, models });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -27,6 +27,16 @@ const ConfigSchema = z.object({
     .string()
     .regex(/^[A-Z]{2}$/, 'must be a two-letter country code')
     .default('US'),
+  /** AES-256-GCM keys for personal data, "id:base64,id2:base64", first one current. Unset: kept in DATA_DIR/secrets.json. */
+  ENCRYPTION_KEY: z.string().min(1).optional(),
+  /** HMAC key of the blind index used to look up encrypted identities. Unset: kept in DATA_DIR/secrets.json. */
+  BLIND_INDEX_KEY: z.string().min(1).optional(),
+  /** What ingestion keeps of IP addresses: all of it, without the last octet / 80 bits, or nothing. */
+  IP_MODE: z.enum(['keep', 'truncate', 'drop']).default('keep'),
+  /** Requests per second each key may make; over it the answer is 429 with Retry-After. */
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
+  /** How often the retention job runs, in seconds. */
+  RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(3600),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -43,5 +53,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** Defaults for tests and embedding: everything a `Config` needs. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
-  return { ...loadConfig({}), ...overrides };
+  return {
+    ...loadConfig({}),
+    ENCRYPTION_KEY: `test:${Buffer.alloc(32, 7).toString('base64')}`,
+    BLIND_INDEX_KEY: Buffer.alloc(32, 9).toString('base64'),
+    ...overrides,
+  };
 }

@@ -2,6 +2,8 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { openDatabase } from './db/client';
+import { loadKeyring } from './privacy/keyring';
+import { startRetention } from './privacy/retention';
 import { startTraitCleanup } from './profiles/trait-cleanup';
 
 /** Process entry: config -> database -> migrate -> serve. */
@@ -15,8 +17,12 @@ async function main() {
   }
   const database = await openDatabase(config);
   await database.migrate();
-  const app = createApp({ database, config });
+  const keyring = loadKeyring(config, (line) => console.log(line));
+  const app = createApp({ database, config, keyring });
+  await app.suppressions.reload();
+  app.suppressions.start();
   const traitCleanup = startTraitCleanup(database.db);
+  const retention = startRetention(database.db, config.RETENTION_INTERVAL_SECONDS);
 
   const created = await app.keys.bootstrap();
   if (created) {
@@ -33,7 +39,10 @@ async function main() {
   const shutdown = async () => {
     server.close();
     await app.writer.idle();
+    await app.audit.flush();
     await traitCleanup.stop();
+    await retention.stop();
+    app.suppressions.stop();
     await database.close();
     process.exit(0);
   };

@@ -43,6 +43,7 @@ export function useApp(db: TestDatabase, overrides: Partial<Config> = {}): Harne
   });
   afterAll(async () => {
     await h.app?.writer.idle();
+    await h.app?.audit.flush();
     // Background segment evaluation must finish before its database goes away.
     await h.app?.refresher.idle();
     h.app?.refresher.close();

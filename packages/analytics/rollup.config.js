@@ -30,7 +30,7 @@ export default [
   },
   {
     input: 'src/browser/snippet.js',
-    output: { file: 'dist/snippet.min.js', format: 'iife', plugins: [terser({ ecma: 5 })] },
+    output: { file: 'dist/snippet.min.js', format: 'iife', strict: false, plugins: [terser({ ecma: 5 })] },
   },
   {
     input: 'src/browser/index.ts',

@@ -149,7 +149,10 @@ export const customerIdentities = pgTable(
       .notNull()
       .references(() => customers.id, { onDelete: 'cascade' }),
     identityType: identityType('identity_type').notNull(),
+    /** The normalized value; sealed (AES-256-GCM) for EMAIL, PHONE and IP_ADDRESS. */
     identityValue: text('identity_value').notNull(),
+    /** Keyed HMAC of the normalized value (blind index): equality lookups without the plain value. */
+    valueHash: text('value_hash'),
     isPrimary: boolean('is_primary').notNull().default(false),
     verifiedAt: tstz('verified_at'),
     provider: text('provider'),
@@ -159,6 +162,7 @@ export const customerIdentities = pgTable(
   },
   (t) => [
     uniqueIndex('customer_identities_type_value_key').on(t.identityType, t.identityValue),
+    uniqueIndex('customer_identities_type_hash_key').on(t.identityType, t.valueHash),
     index('customer_identities_customer_idx').on(t.customerId, t.identityType),
     // One primary identity per type per customer, kept by the database rather than by care.
     uniqueIndex('customer_identities_primary_key').on(t.customerId, t.identityType).where(sql`${t.isPrimary}`),
@@ -381,6 +385,79 @@ export const apiKeys = pgTable('api_keys', {
   name: text('name'),
   prefix: text('prefix').notNull(),
   keyHash: text('key_hash').notNull().unique(),
+  /**
+   * Identity verification for a write key: the secret a site's backend signs userIds with, sealed
+   * with ENCRYPTION_KEY. Set means every identify sent with this key must carry a valid signature.
+   */
+  verificationSecret: text('verification_secret'),
   createdAt: createdAt(),
   revokedAt: tstz('revoked_at'),
+});
+
+/** Append-only record of every read or change of customer data through the API. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    keyId: text('key_id').notNull(),
+    action: text('action').notNull(),
+    customerId: uuid('customer_id'),
+    method: text('method').notNull(),
+    endpoint: text('endpoint').notNull(),
+    status: integer('status').notNull(),
+    outcome: text('outcome').notNull(),
+    at: tstz('at').notNull(),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_customer_idx').on(t.customerId, t.at),
+    index('audit_log_key_idx').on(t.keyId, t.at),
+  ],
+);
+
+export const regulationType = pgEnum('regulation_type', [
+  'SUPPRESS',
+  'SUPPRESS_WITH_DELETE',
+  'DELETE_ONLY',
+  'UNSUPPRESS',
+]);
+
+/** A privacy request (GDPR / CCPA), kept after the data it named is gone: the record that it happened. */
+export const regulations = pgTable(
+  'regulations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    regulationType: regulationType('regulation_type').notNull(),
+    /** The customer the request named (kept as a plain ID: the customer row itself may be deleted). */
+    customerId: uuid('customer_id'),
+    identityType: identityType('identity_type'),
+    /** A keyed hash of the identity the request named, never the value itself. */
+    identityHash: text('identity_hash'),
+    status: text('status').notNull(),
+    deleted: jsonb('deleted').$type<Record<string, number>>(),
+    actor: text('actor').notNull(),
+    createdAt: createdAt(),
+    finishedAt: tstz('finished_at'),
+  },
+  (t) => [index('regulations_customer_idx').on(t.customerId)],
+);
+
+/** Identifiers whose events are not stored: SUPPRESS and SUPPRESS_WITH_DELETE add them, UNSUPPRESS removes them. */
+export const suppressions = pgTable(
+  'suppressions',
+  {
+    identityType: identityType('identity_type').notNull(),
+    /** Keyed hash of the normalized value, so the list itself holds no personal data. */
+    identityHash: text('identity_hash').notNull(),
+    regulationId: uuid('regulation_id').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.identityType, t.identityHash] })],
+);
+
+/** How many days events of a type are kept; the retention job removes older ones. */
+export const retentionPolicies = pgTable('retention_policies', {
+  eventType: eventType('event_type').primaryKey(),
+  days: integer('days').notNull(),
+  updatedAt: updatedAt(),
 });

@@ -9,9 +9,12 @@ import { customerEvents } from '../db/schema';
  */
 export function eventsOfCustomer(customerId: string | SQL): SQL {
   const e = customerEvents;
+  // `= any(array(...))` rather than `in (...)`: each array is computed once and the three conditions
+  // become a BitmapOr over the three indexes. With `in`, PostgreSQL cannot use the indexes under the
+  // OR and scans the whole table (155 ms instead of 3 ms at 1,000,000 events).
   return sql`(
-    ${e.customerId} in (select id from customers where id = ${customerId} or merged_into_id = ${customerId})
-    or ${e.anonymousId} in (select identity_value from customer_identities where customer_id = ${customerId} and identity_type = 'COOKIE_ID')
-    or ${e.userId} in (select identity_value from customer_identities where customer_id = ${customerId} and identity_type = 'EXTERNAL_ID')
+    ${e.customerId} = any(array(select id from customers where id = ${customerId} or merged_into_id = ${customerId}))
+    or ${e.anonymousId} = any(array(select identity_value from customer_identities where customer_id = ${customerId} and identity_type = 'COOKIE_ID'))
+    or ${e.userId} = any(array(select identity_value from customer_identities where customer_id = ${customerId} and identity_type = 'EXTERNAL_ID'))
   )`;
 }

@@ -21,6 +21,8 @@ export function keyFromAuthorization(header: string | undefined): string | undef
   return undefined;
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export interface RequireApiKeyOptions {
   keys: KeyStore;
   /** Kinds let through; a write key is always refused with 403, since it is public. */

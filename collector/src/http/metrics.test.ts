@@ -41,7 +41,9 @@ describe.each(testDatabases)('Prometheus metrics on $name', (db) => {
     const text = await scrape();
     expect(sample(text, 'tributary_identity_resolution_total{operation="resolve",outcome="hit"}')).toBe(1);
     expect(sample(text, 'tributary_identity_resolution_total{operation="resolve",outcome="miss"}')).toBe(1);
-    expect(sample(text, 'tributary_identity_resolution_total{operation="stitch",outcome="linked"}')).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'tributary_identity_resolution_total{operation="stitch",outcome="linked"}'),
+    ).toBeGreaterThanOrEqual(1);
   });
 
   it('times trait computation and the Customer 360 view', async () => {

@@ -25,6 +25,12 @@ export function createMetrics() {
       registers: [registry],
     }),
     /** Success rate: hit / (hit + miss) for resolve; linked / (linked + none) for stitching. */
+    eventsDropped: new Counter({
+      name: 'tributary_events_dropped_total',
+      help: 'Events received but not stored: reason suppressed (a regulation) or consent (analytics revoked)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     identityResolution: new Counter({
       name: 'tributary_identity_resolution_total',
       help: 'Identity resolutions: operation resolve (outcome hit|miss) and stitch (outcome linked|none)',

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { identifyCustomer, insertCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
@@ -168,6 +168,21 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
     // The refused merges changed nothing.
     const [still] = await h.database.db.select().from(customers).where(eq(customers.id, c));
     expect(still?.mergedIntoId).toBeNull();
+  });
+
+  it('lets only one of two crossing merges happen', async () => {
+    const a = await insertCustomer(h);
+    const b = await insertCustomer(h);
+    const results = await Promise.all([
+      call(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: b }),
+      call(h, 'POST', '/identities/merge', { sourceCustomerId: b, targetCustomerId: a }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    const rows = await h.database.db
+      .select()
+      .from(customers)
+      .where(inArray(customers.id, [a, b]));
+    expect(rows.filter((r) => r.mergedIntoId)).toHaveLength(1);
   });
 
   it('answers 404 for unknown customers and 400 naming the field for a bad body', async () => {

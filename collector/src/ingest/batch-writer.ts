@@ -11,6 +11,8 @@ export interface BatchWriterOptions {
   /** Country assumed for phone numbers without a country code. */
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
+  /** Picks the rows not to store (consent revoked, for one); they are counted, and hooks still see them. */
+  selectDropped?: (tx: Tx, rows: readonly EventRow[]) => Promise<ReadonlySet<EventRow>>;
   /** Told the outcome of each identity link (null: nothing linked), for metrics. */
   onLinked?: (link: LinkOp, customerId: string | null) => void;
 }
@@ -30,11 +32,14 @@ const STAGING_COLUMNS = EVENT_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ');
  * COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING: COPY's speed,
  * and a messageId stored before (a retried batch, or another collector racing us) is skipped, not an error.
  */
-async function insertEvents(tx: Tx, batches: readonly IngestBatch[]) {
-  if (!batches.some((b) => b.rows.length)) return;
+async function insertEvents(tx: Tx, batches: readonly IngestBatch[], dropped: ReadonlySet<EventRow>) {
+  if (batches.every((b) => b.rows.every((r) => dropped.has(r)))) return;
   await tx.execute(sql.raw(`create temp table if not exists event_staging (${STAGING_COLUMNS}) on commit delete rows`));
   let text = '';
-  for (const b of batches) text += b.copyText ?? b.rows.map(toCopyLine).join('');
+  for (const b of batches) {
+    const keep = dropped.size ? b.rows.filter((r) => !dropped.has(r)) : b.rows;
+    text += keep.length === b.rows.length && b.copyText !== undefined ? b.copyText : keep.map(toCopyLine).join('');
+  }
   await copyRows(tx, 'event_staging', COLUMN_NAMES, text);
   const names = COLUMN_NAMES.join(', ');
   await tx.execute(
@@ -57,11 +62,17 @@ export class BatchWriter {
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
   /** Transactions committed and rows written, for metrics and for tests that prove grouping. */
-  readonly stats = { commits: 0, rows: 0 };
+  readonly stats = { commits: 0, rows: 0, dropped: 0 };
 
   constructor(db: Db, options: BatchWriterOptions = {}) {
     this.#db = db;
-    this.#options = { defaultPhoneCountry: 'US', hooks: [], onLinked: () => {}, ...options };
+    this.#options = {
+      defaultPhoneCountry: 'US',
+      hooks: [],
+      onLinked: () => {},
+      selectDropped: async () => new Set(),
+      ...options,
+    };
   }
 
   /** Adds a hook run inside every flush transaction, after the rows are inserted. */
@@ -114,8 +125,11 @@ export class BatchWriter {
       rows.push(...b.rows);
       for (const l of b.links) if (l.kind !== 'implicit' || !this.#recentLinks.has(linkKey(l))) links.push(l);
     }
+    let dropped = 0;
     await this.#db.transaction(async (tx) => {
-      await insertEvents(tx, batches);
+      const drop = await this.#options.selectDropped(tx, rows);
+      dropped = drop.size;
+      await insertEvents(tx, batches, drop);
       const { defaultPhoneCountry } = this.#options;
       for (const link of links) {
         const customerId = await linkIdentities(tx, link, { defaultPhoneCountry });
@@ -127,7 +141,8 @@ export class BatchWriter {
       for (const hook of this.#options.hooks) await hook(tx, batches);
     });
     this.stats.commits++;
-    this.stats.rows += rows.length;
+    this.stats.rows += rows.length - dropped;
+    this.stats.dropped += dropped;
     for (const l of links) this.#rememberLink(l);
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eventTypeFor, type SegmentCall } from '@tributary/spec';
+import { applyIpMode, type IpMode } from '../privacy/ip-mode';
 import { correctTimestamp } from './clock-skew';
 import type { EventRow, LinkOp } from './event-row';
 import { parseUserAgent } from './user-agent';
@@ -10,6 +11,8 @@ export interface RequestInfo {
   ip: string | null;
   /** The request's User-Agent, used when the event does not carry `context.userAgent`. */
   userAgent: string | null;
+  /** What to keep of IP addresses (default: all). */
+  ipMode?: IpMode;
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
@@ -49,9 +52,10 @@ function eventNameOf(call: SegmentCall): string {
 /** A validated Segment call, enriched, as an event row plus the identity work it implies. */
 export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: EventRow; link: LinkOp | null } {
   const context: Record<string, unknown> = { ...call.context };
-  const ip = str(context.ip) ?? req.ip;
+  const ip = applyIpMode(str(context.ip) ?? req.ip, req.ipMode ?? 'keep');
   const userAgent = str(context.userAgent) ?? req.userAgent;
   if (ip) context.ip = ip;
+  else delete context.ip;
   const device = userAgent ? parseUserAgent(userAgent) : null;
   const original = call.originalTimestamp ?? call.timestamp;
   const timestamp = correctTimestamp(req.receivedAt, original, call.sentAt);

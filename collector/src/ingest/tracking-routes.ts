@@ -10,6 +10,8 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
 import { badRequest, HttpError, validationError } from '../http/errors';
+import { verifyUserHash } from '../privacy/identity-verification';
+import type { IpMode } from '../privacy/ip-mode';
 import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
 import { type EventRow, type LinkOp, toCopyLine } from './event-row';
@@ -21,6 +23,14 @@ export interface TrackingRoutesOptions {
   writer: BatchWriter;
   /** Trust X-Forwarded-For for the caller's IP (behind a proxy). */
   trustProxy?: boolean;
+  /** Consumes one request of the key's rate limit, throwing the 429 when it is spent. */
+  rateLimit?: (keyId: string) => Promise<void>;
+  /** What to keep of IP addresses. */
+  ipMode?: IpMode;
+  /** Identifiers whose events are not stored. */
+  suppressions?: { suppresses(row: EventRow): boolean };
+  /** Told how many events a request carried that were not stored, and why. */
+  onDropped?: (count: number, reason: 'suppressed') => void;
   /** Told how many events each accepted request stored, for metrics. */
   onAccepted?: (count: number, startedAt: number) => void;
 }
@@ -74,9 +84,39 @@ function validateCall(raw: unknown, where?: string, checkSize = true): SegmentCa
   return parsed.data;
 }
 
+const hasValidUserHash = (key: ResolvedKey, call: SegmentCall) =>
+  !!key.verificationSecret &&
+  !!call.userId &&
+  verifyUserHash(key.verificationSecret, call.userId, call.context?.userHash);
+
+/**
+ * With identity verification on for the key, every identify and alias naming a userId must carry
+ * `context.userHash`, the HMAC of the userId the site's backend computed: otherwise a visitor could
+ * attach themselves to someone else's profile. A missing or wrong signature refuses the request.
+ */
+function checkIdentityVerification(key: ResolvedKey, calls: SegmentCall[]) {
+  if (!key.verificationSecret) return;
+  calls.forEach((call, i) => {
+    if ((call.type === 'identify' || call.type === 'alias') && call.userId && !hasValidUserHash(key, call)) {
+      const path = calls.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
+      throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
+        { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
+      ]);
+    }
+  });
+}
+
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
 export function trackingRoutes(options: TrackingRoutesOptions) {
-  const { keys, writer, trustProxy, onAccepted } = { trustProxy: false, onAccepted: () => {}, ...options };
+  const { keys, writer, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped } = {
+    trustProxy: false,
+    onAccepted: () => {},
+    rateLimit: async () => {},
+    ipMode: 'keep' as IpMode,
+    suppressions: { suppresses: () => false },
+    onDropped: () => {},
+    ...options,
+  };
   const app = new Hono<Env>();
 
   app.use(
@@ -91,30 +131,43 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
 
   async function accept(c: Context<Env>, calls: SegmentCall[]) {
     const startedAt = performance.now();
+    const key = c.get('key');
+    checkIdentityVerification(key, calls);
     const req: RequestInfo = {
       receivedAt: new Date(),
       ip: requestIp(c, trustProxy),
       userAgent: c.req.header('user-agent') ?? null,
+      ipMode,
     };
     const rows: EventRow[] = [];
     const links: LinkOp[] = [];
     let copyText = '';
+    let suppressed = 0;
     for (const call of calls) {
       const { row, link } = normalizeCall(call, req);
+      if (suppressions.suppresses(row)) {
+        suppressed++;
+        continue;
+      }
       rows.push(row);
       // Encoded here, while other requests' transaction commits, to keep the commit path short.
       copyText += toCopyLine(row);
-      if (link) links.push(link);
+      // With identity verification, only a signed call may link a userId to this visitor.
+      if (link && (!key.verificationSecret || link.kind !== 'implicit' || hasValidUserHash(key, call)))
+        links.push(link);
     }
-    await writer.write({ rows, links, copyText });
+    if (suppressed) onDropped(suppressed, 'suppressed');
+    if (rows.length) await writer.write({ rows, links, copyText });
     onAccepted(rows.length, startedAt);
-    return c.json({ success: true, count: rows.length });
+    // Suppressed events are acknowledged like the others: a sender must not learn who is suppressed.
+    return c.json({ success: true, count: calls.length });
   }
 
   for (const type of CALL_TYPES) {
     app.post(`/${type}`, async (c) => {
       const { body } = await readJson(c);
       c.set('key', await authenticate(c, keys, body));
+      await rateLimit(c.get('key').id);
       return accept(c, [validateCall({ ...body, type: type satisfies CallType })]);
     });
   }
@@ -122,6 +175,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   app.post('/batch', async (c) => {
     const { body, bytes } = await readJson(c);
     c.set('key', await authenticate(c, keys, body));
+    await rateLimit(c.get('key').id);
     const envelope = BatchEnvelope.safeParse(body);
     if (!envelope.success) {
       const tooMany = envelope.error.issues.some((i) => i.code === 'too_big' && i.path[0] === 'batch');

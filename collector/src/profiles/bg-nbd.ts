@@ -59,7 +59,8 @@ export function bgNbdLogLikelihood({ r, alpha, a, b }: BgNbdParams, { x, tx, T }
     gammaln(a + b + x);
   const stillAlive = -(r + x) * Math.log(alpha + T);
   // B(a+1, b+x-1) / B(a, b+x) = a / (b+x-1): the term for "dropped out right after the last purchase".
-  const droppedOut = x > 0 ? Math.log(a) - Math.log(b + x - 1) - (r + x) * Math.log(alpha + tx) : Number.NEGATIVE_INFINITY;
+  const droppedOut =
+    x > 0 ? Math.log(a) - Math.log(b + x - 1) - (r + x) * Math.log(alpha + tx) : Number.NEGATIVE_INFINITY;
   return common + logSumExp(stillAlive, droppedOut);
 }
 
@@ -83,7 +84,8 @@ export function conditionalExpectedPurchases(params: BgNbdParams, t: number, sum
   const { x, tx, T } = summary;
   const z = t / (alpha + T + t);
   const numerator =
-    ((a + b + x - 1) / (a - 1)) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z));
+    ((a + b + x - 1) / (a - 1)) *
+    (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z));
   const denominator = 1 + (x > 0 ? (a / (b + x - 1)) * ((alpha + T) / (alpha + tx)) ** (r + x) : 0);
   return numerator / denominator;
 }
@@ -99,7 +101,10 @@ export interface BgNbdFit {
  * stay positive. `a` may be below 1 (the paper's CDNOW fit is), but a + b must exceed 1: the
  * expectations divide by a - 1 and need c = a + b - 1 > 0 in their hypergeometric series.
  */
-export function fitBgNbd(customers: readonly RfmSummary[], start: BgNbdParams = { r: 1, alpha: 1, a: 1, b: 1 }): BgNbdFit {
+export function fitBgNbd(
+  customers: readonly RfmSummary[],
+  start: BgNbdParams = { r: 1, alpha: 1, a: 1, b: 1 },
+): BgNbdFit {
   const unpack = (v: number[]): BgNbdParams => ({
     r: Math.exp(v[0] ?? 0),
     alpha: Math.exp(v[1] ?? 0),

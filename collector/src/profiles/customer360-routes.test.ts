@@ -1,12 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
-import { useApp, WRITE_KEY } from '../../test/harness';
-import { addEvent, daysAgo, newCustomer, unique } from '../../test/profile-fixtures';
+import { type Json, useApp, WRITE_KEY } from '../../test/harness';
+import { addEvent, daysAgo, newCustomer } from '../../test/profile-fixtures';
 import { customerConsents, customerProfiles, customers, customerTraits } from '../db/schema';
 import { mergeCustomers } from '../identity/merge-customers';
 
-type Json = Record<string, any>;
 const missing = '00000000-0000-4000-8000-000000000000';
 
 describe.each(testDatabases)('Customer 360 on $name', (db) => {
@@ -48,7 +47,12 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     const who = { anonymousId: c.anonymousId };
     const visit = await addEvent(h, who, { type: 'PAGE_VIEW', name: 'Home', at: daysAgo(30) });
     const quote = await addEvent(h, who, { type: 'QUOTE_REQUEST', name: 'Quote Requested', at: daysAgo(20) });
-    const purchase = await addEvent(h, who, { type: 'PURCHASE', name: 'Order Completed', at: daysAgo(10), properties: { revenue: 120 } });
+    const purchase = await addEvent(h, who, {
+      type: 'PURCHASE',
+      name: 'Order Completed',
+      at: daysAgo(10),
+      properties: { revenue: 120 },
+    });
     const claim = await addEvent(h, who, { type: 'CLAIM_SUBMIT', name: 'Claim', at: daysAgo(1) });
 
     const { status, body } = await get360(c.id);
@@ -135,7 +139,11 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     // The identify call of newCustomer does not count; one page view 3 days ago, one login 3 days ago.
     await addEvent(h, { customerId: c.id }, { type: 'PAGE_VIEW', at: daysAgo(3) });
     await addEvent(h, { customerId: c.id }, { type: 'LOGIN', at: daysAgo(3) });
-    await addEvent(h, { customerId: c.id }, { type: 'PURCHASE', at: daysAgo(3), properties: { price: 33, quantity: 3 } });
+    await addEvent(
+      h,
+      { customerId: c.id },
+      { type: 'PURCHASE', at: daysAgo(3), properties: { price: 33, quantity: 3 } },
+    );
     const res = await h.call('POST', `/api/v1/cdp/customer360/${c.id}/compute-engagement`);
     expect(res.status).toBe(200);
     const { engagementScore: s } = (await res.json()) as Json;
@@ -151,13 +159,20 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     expect(s.webScore).toBeCloseTo(web, 1);
     expect(s.portalScore).toBeCloseTo(portal, 1);
     expect(s.emailScore).toBe(0);
-    expect(s.overallScore).toBeCloseTo(0.25 * recency + 0.25 * frequency + 0.15 * monetary + 0.35 * Math.max(web, portal), 1);
+    expect(s.overallScore).toBeCloseTo(
+      0.25 * recency + 0.25 * frequency + 0.15 * monetary + 0.35 * Math.max(web, portal),
+      1,
+    );
   });
 
   it('counts email engagement from MESSAGE_READ and campaign medium email', async () => {
     const c = await newCustomer(h);
     await addEvent(h, { customerId: c.id }, { type: 'MESSAGE_READ', at: daysAgo(0) });
-    await addEvent(h, { customerId: c.id }, { type: 'PAGE_VIEW', at: daysAgo(0), context: { campaign: { medium: 'Email' } } });
+    await addEvent(
+      h,
+      { customerId: c.id },
+      { type: 'PAGE_VIEW', at: daysAgo(0), context: { campaign: { medium: 'Email' } } },
+    );
     const res = await h.call('POST', `/api/v1/cdp/customer360/${c.id}/compute-engagement`);
     const { engagementScore: s } = (await res.json()) as Json;
     expect(s.emailScore).toBeCloseTo(100 * (1 - Math.exp(-2 / 3)), 0);
@@ -190,8 +205,11 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     expect(v.model.bgNbd.source).toBe('prior');
     // A customer who stopped buying long ago is more likely gone than one who buys as usual.
     const lapsed = await newCustomer(h);
-    for (const d of [700, 650, 600, 550]) await addEvent(h, { customerId: lapsed.id }, { type: 'PURCHASE', at: daysAgo(d), properties: { revenue: 50 } });
-    const lapsedValue = ((await (await h.call('POST', `/api/v1/cdp/customer360/${lapsed.id}/compute-ltv`)).json()) as Json).lifetimeValue;
+    for (const d of [700, 650, 600, 550])
+      await addEvent(h, { customerId: lapsed.id }, { type: 'PURCHASE', at: daysAgo(d), properties: { revenue: 50 } });
+    const lapsedValue = (
+      (await (await h.call('POST', `/api/v1/cdp/customer360/${lapsed.id}/compute-ltv`)).json()) as Json
+    ).lifetimeValue;
     expect(lapsedValue.churnProbability).toBeGreaterThan(v.churnProbability);
   });
 
@@ -207,7 +225,9 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     h.app.models.invalidate();
     const c = await newCustomer(h);
     await addEvent(h, { customerId: c.id }, { type: 'PURCHASE', at: daysAgo(10), properties: { revenue: 10 } });
-    const { lifetimeValue: v } = (await (await h.call('POST', `/api/v1/cdp/customer360/${c.id}/compute-ltv`)).json()) as Json;
+    const { lifetimeValue: v } = (await (
+      await h.call('POST', `/api/v1/cdp/customer360/${c.id}/compute-ltv`)
+    ).json()) as Json;
     expect(v.model.bgNbd.source).toBe('fit');
     expect(v.model.gammaGamma.source).toBe('fit');
     expect(v.model.population.buyers).toBeGreaterThanOrEqual(60);
@@ -218,9 +238,13 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
   it('writes computed ENGAGEMENT traits from the engagement score', async () => {
     const c = await newCustomer(h);
     await addEvent(h, { customerId: c.id }, { type: 'LOGIN', at: daysAgo(2) });
-    await h.database.db
-      .insert(customerTraits)
-      .values({ customerId: c.id, traitKey: 'engagement_level', traitValue: 'stale', traitType: 'ENGAGEMENT', source: 'manual' });
+    await h.database.db.insert(customerTraits).values({
+      customerId: c.id,
+      traitKey: 'engagement_level',
+      traitValue: 'stale',
+      traitType: 'ENGAGEMENT',
+      source: 'manual',
+    });
     const res = await h.call('POST', `/api/v1/cdp/traits/${c.id}/compute-engagement`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Json;

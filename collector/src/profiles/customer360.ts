@@ -48,7 +48,9 @@ export function recomputeLifetimeValue(deps: DerivedDeps, customer: CustomerReco
 
 /** Derived data is stale when older than the max age or than the newest event the customer has. */
 const isStale = (computedAt: Date | undefined, newestEventAt: Date | null, now: Date) =>
-  !computedAt || now.getTime() - computedAt.getTime() > DERIVED_MAX_AGE_MS || (!!newestEventAt && newestEventAt > computedAt);
+  !computedAt ||
+  now.getTime() - computedAt.getTime() > DERIVED_MAX_AGE_MS ||
+  (!!newestEventAt && newestEventAt > computedAt);
 
 /**
  * The Customer 360 view. After the customer is found (following a merge), every section is read in

@@ -55,14 +55,16 @@ const saturate = (v: number, scale: number) => 100 * (1 - Math.exp(-v / scale));
 
 /** The formula, apart from the database, so tests can check it on known inputs. */
 export function engagementFromInputs(i: EngagementInputs): Omit<EngagementScore, 'computedAt'> {
-  const recency = i.daysSinceLastEvent === null ? 0 : 100 * 2 ** (-Math.max(0, i.daysSinceLastEvent) / ENGAGEMENT.halfLifeDays);
+  const recency =
+    i.daysSinceLastEvent === null ? 0 : 100 * 2 ** (-Math.max(0, i.daysSinceLastEvent) / ENGAGEMENT.halfLifeDays);
   const frequency = saturate(i.activeDays, ENGAGEMENT.frequencyScaleDays);
   const monetary = Math.min(100, 25 * Math.log10(1 + Math.max(0, i.revenue)));
   const email = saturate(i.emailWeight, ENGAGEMENT.channelScale.email);
   const web = saturate(i.webWeight, ENGAGEMENT.channelScale.web);
   const portal = saturate(i.portalWeight, ENGAGEMENT.channelScale.portal);
   const w = ENGAGEMENT.weights;
-  const overall = w.recency * recency + w.frequency * frequency + w.monetary * monetary + w.channel * Math.max(email, web, portal);
+  const overall =
+    w.recency * recency + w.frequency * frequency + w.monetary * monetary + w.channel * Math.max(email, web, portal);
   return {
     overallScore: round(overall),
     emailScore: round(email),

@@ -183,16 +183,20 @@ export function lifetimeValueFrom(
   model: PopulationModel,
   now: Date,
 ): Omit<LifetimeValue, 'computedAt'> {
-  const start = history.firstSeenAt && history.firstSeenAt < customerCreatedAt ? history.firstSeenAt : customerCreatedAt;
+  const start =
+    history.firstSeenAt && history.firstSeenAt < customerCreatedAt ? history.firstSeenAt : customerCreatedAt;
   const tenureDays = Math.max(0, Math.floor((now.getTime() - start.getTime()) / DAY));
   const origin = history.firstPurchaseAt ?? start;
   const summary: RfmSummary = {
     x: Math.max(0, history.purchaseDays - 1),
-    tx: history.firstPurchaseAt && history.lastPurchaseAt ? (history.lastPurchaseAt.getTime() - origin.getTime()) / WEEK : 0,
+    tx:
+      history.firstPurchaseAt && history.lastPurchaseAt
+        ? (history.lastPurchaseAt.getTime() - origin.getTime()) / WEEK
+        : 0,
     T: Math.max(0, (now.getTime() - origin.getTime()) / WEEK),
   };
   const average = history.purchases ? history.revenue / history.purchases : 0;
-  const spend = expectedSpend(model.gammaGamma, { x: history.purchases, m: average > 0 ? average : 0 });
+  const spend = expectedSpend(model.gammaGamma, { x: history.purchases, m: Math.max(average, 0) });
   const monthlyDiscount = (1 + LTV.annualDiscountRate) ** (1 / 12) - 1;
   let future = 0;
   let previous = 0;
@@ -219,7 +223,11 @@ export function lifetimeValueFrom(
       bgNbd: { ...model.bgNbd, source: model.source.bgNbd, logLikelihood: model.logLikelihood },
       gammaGamma: { ...model.gammaGamma, source: model.source.gammaGamma },
       population: { buyers: model.buyers, repeatBuyers: model.repeatBuyers, fittedAt: model.fittedAt },
-      customer: { ...summary, expectedSpendPerPurchase: round(spend), expectedPurchases12Months: round(conditionalExpectedPurchases(model.bgNbd, 52.1775, summary), 4) },
+      customer: {
+        ...summary,
+        expectedSpendPerPurchase: round(spend),
+        expectedPurchases12Months: round(conditionalExpectedPurchases(model.bgNbd, 52.1775, summary), 4),
+      },
     },
   };
 }

@@ -82,12 +82,12 @@ export function compileRule(rule: SegmentRule, now: Date, customer: SQL = sql.ra
     if (e.eventType) where.push(sql`event_type = ${e.eventType}`);
     if (e.eventName) where.push(sql`event_name = ${e.eventName}`);
     if (e.withinDays) where.push(sql`timestamp > ${at} - make_interval(days => ${e.withinDays})`);
-    for (const p of e.properties ?? [])
-      where.push(compareJson(sql`(properties #> string_to_array(${p.key}, '.'))`, p));
+    for (const p of e.properties ?? []) where.push(compareJson(sql`(properties #> string_to_array(${p.key}, '.'))`, p));
     const condition = sql.join(where, sql` and `);
     const count = e.count ?? { operator: 'gte' as const, value: 1 };
     // "At least once" is the common case: exists stops at the first event.
-    if (count.operator === 'gte' && count.value === 1) return sql`exists (select 1 from customer_events where ${condition})`;
+    if (count.operator === 'gte' && count.value === 1)
+      return sql`exists (select 1 from customer_events where ${condition})`;
     return numeric(sql`(select count(*) from customer_events where ${condition})`, count);
   }
   if (rule.score) {
@@ -96,7 +96,8 @@ export function compileRule(rule: SegmentRule, now: Date, customer: SQL = sql.ra
   }
   if (rule.lifetimeValue || rule.churnProbability) {
     const c = rule.lifetimeValue ?? { field: 'churnProbability' as const, ...rule.churnProbability };
-    if (c.operator === undefined || c.value === undefined) throw badRequest('churnProbability needs operator and value');
+    if (c.operator === undefined || c.value === undefined)
+      throw badRequest('churnProbability needs operator and value');
     const column = sql.raw(`l.${LTV_COLUMNS[c.field]}`);
     return sql`exists (select 1 from customer_lifetime_values l where l.customer_id = ${customer}
       and ${numeric(column, { operator: c.operator, value: c.value })})`;

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
-import { useApp } from '../../test/harness';
+import { type Json, useApp } from '../../test/harness';
 import { addEvent, daysAgo, newCustomer, unique } from '../../test/profile-fixtures';
 import { customerConsents } from '../db/schema';
 import { rfmCell } from './rfm';
 
-type Json = Record<string, any>;
 const missing = '00000000-0000-4000-8000-000000000000';
 
 describe('RFM cells', () => {
@@ -33,12 +32,17 @@ describe.each(testDatabases)('segments API on $name', (db) => {
   };
   const members = async (segmentId: string, query = '') =>
     (await (await h.call('GET', `/api/v1/cdp/segments/${segmentId}/members${query}`)).json()) as Json;
-  const memberIds = async (segmentId: string) => (await members(segmentId, '?limit=500')).members.map((m: Json) => m.customerId);
+  const memberIds = async (segmentId: string) =>
+    (await members(segmentId, '?limit=500')).members.map((m: Json) => m.customerId);
   const settle = () => h.app.writer.idle().then(() => h.app.refresher.idle());
 
   it('creates, lists, reads, updates and deletes segments', async () => {
     const name = unique('gold');
-    const made = await create({ name, segmentType: 'DYNAMIC', rules: { trait: { key: 'plan', operator: 'equals', value: 'gold' } } });
+    const made = await create({
+      name,
+      segmentType: 'DYNAMIC',
+      rules: { trait: { key: 'plan', operator: 'equals', value: 'gold' } },
+    });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ name, segmentType: 'DYNAMIC', isActive: true, memberCount: 0 });
     const id = made.body.id;
@@ -54,7 +58,7 @@ describe.each(testDatabases)('segments API on $name', (db) => {
     expect(dynamic.segments.map((s: Json) => s.id)).toContain(id);
 
     const patched = await h.call('PATCH', `/api/v1/cdp/segments/${id}`, { description: 'Gold plan', isActive: false });
-    expect(((await patched.json()) as Json)).toMatchObject({ description: 'Gold plan', isActive: false });
+    expect((await patched.json()) as Json).toMatchObject({ description: 'Gold plan', isActive: false });
     expect((await h.call('DELETE', `/api/v1/cdp/segments/${id}`)).status).toBe(200);
     expect((await h.call('GET', `/api/v1/cdp/segments/${id}`)).status).toBe(404);
     expect((await h.call('DELETE', `/api/v1/cdp/segments/${id}`)).status).toBe(404);
@@ -62,12 +66,29 @@ describe.each(testDatabases)('segments API on $name', (db) => {
   });
 
   it.each([
-    [{ segmentType: 'DYNAMIC', rules: { and: [{ trait: { key: 'a', operator: 'exists' } }, { trait: { key: 'b', operator: 'like', value: 1 } }] } }, 'json.rules.and.1.trait.operator'],
+    [
+      {
+        segmentType: 'DYNAMIC',
+        rules: {
+          and: [{ trait: { key: 'a', operator: 'exists' } }, { trait: { key: 'b', operator: 'like', value: 1 } }],
+        },
+      },
+      'json.rules.and.1.trait.operator',
+    ],
     [{ segmentType: 'DYNAMIC', rules: { trait: { key: 'a', operator: 'in', value: 'x' } } }, 'json.rules.trait.value'],
     [{ segmentType: 'DYNAMIC', rules: { or: [{ event: { withinDays: 3 } }] } }, 'json.rules.or.0.event.eventType'],
-    [{ segmentType: 'DYNAMIC', rules: { not: { score: { dimension: 'mood', operator: 'gt', value: 1 } } } }, 'json.rules.not.score.dimension'],
+    [
+      { segmentType: 'DYNAMIC', rules: { not: { score: { dimension: 'mood', operator: 'gt', value: 1 } } } },
+      'json.rules.not.score.dimension',
+    ],
     [{ segmentType: 'DYNAMIC', rules: { consent: { consentType: 'MARKETING_EMAIL' } } }, 'json.rules.consent.granted'],
-    [{ segmentType: 'DYNAMIC', rules: { trait: { key: 'a', operator: 'exists' }, consent: { consentType: 'MARKETING_EMAIL', granted: true } } }, 'json.rules'],
+    [
+      {
+        segmentType: 'DYNAMIC',
+        rules: { trait: { key: 'a', operator: 'exists' }, consent: { consentType: 'MARKETING_EMAIL', granted: true } },
+      },
+      'json.rules',
+    ],
     [{ segmentType: 'DYNAMIC' }, 'json.rules'],
     [{ segmentType: 'STATIC', rules: { trait: { key: 'a', operator: 'exists' } } }, 'json.rules'],
     [{ segmentType: 'BEHAVIORAL', rules: { and: [{ rfm: { cells: ['champions'] } }] } }, 'json.rules.rfm'],
@@ -93,7 +114,9 @@ describe.each(testDatabases)('segments API on $name', (db) => {
       const res = await h.call('POST', `/api/v1/cdp/segments/${seg.id}/members/${c.id}`);
       expect(((await res.json()) as Json).added).toBe(true);
     }
-    expect(((await (await h.call('POST', `/api/v1/cdp/segments/${seg.id}/members/${a.id}`)).json()) as Json).added).toBe(false);
+    expect(
+      ((await (await h.call('POST', `/api/v1/cdp/segments/${seg.id}/members/${a.id}`)).json()) as Json).added,
+    ).toBe(false);
     expect((await h.call('POST', `/api/v1/cdp/segments/${seg.id}/members/${missing}`)).status).toBe(404);
     const list = await members(seg.id);
     expect(list.pagination.total).toBe(2);
@@ -109,12 +132,20 @@ describe.each(testDatabases)('segments API on $name', (db) => {
     expect(await memberIds(seg.id)).toEqual([a.id]);
     expect((await h.call('POST', `/api/v1/cdp/segments/${seg.id}/evaluate`)).status).toBe(409);
 
-    const dynamic = (await create({ name: unique('dyn'), segmentType: 'DYNAMIC', rules: { trait: { key: 'x', operator: 'exists' } } })).body;
+    const dynamic = (
+      await create({ name: unique('dyn'), segmentType: 'DYNAMIC', rules: { trait: { key: 'x', operator: 'exists' } } })
+    ).body;
     expect((await h.call('POST', `/api/v1/cdp/segments/${dynamic.id}/members/${a.id}`)).status).toBe(409);
   });
 
   it('follows trait changes: a customer joins and leaves as the trait API changes their data', async () => {
-    const seg = (await create({ name: unique('gold'), segmentType: 'DYNAMIC', rules: { trait: { key: 'plan', operator: 'in', value: ['gold', 'platinum'] } } })).body;
+    const seg = (
+      await create({
+        name: unique('gold'),
+        segmentType: 'DYNAMIC',
+        rules: { trait: { key: 'plan', operator: 'in', value: ['gold', 'platinum'] } },
+      })
+    ).body;
     const c = await newCustomer(h);
     const setPlan = (value: string) =>
       h.call('POST', `/api/v1/cdp/traits/${c.id}`, { traitKey: 'plan', traitValue: value, traitType: 'PREFERENCE' });
@@ -134,7 +165,12 @@ describe.each(testDatabases)('segments API on $name', (db) => {
         rules: {
           and: [
             { event: { eventType: 'PURCHASE', count: { operator: 'gte', value: 2 }, withinDays: 30 } },
-            { event: { eventName: 'Quote Requested', properties: [{ key: 'insurance.type', operator: 'equals', value: 'auto' }] } },
+            {
+              event: {
+                eventName: 'Quote Requested',
+                properties: [{ key: 'insurance.type', operator: 'equals', value: 'auto' }],
+              },
+            },
           ],
         },
       })
@@ -153,7 +189,11 @@ describe.each(testDatabases)('segments API on $name', (db) => {
     const other = await newCustomer(h);
     await addEvent(h, { anonymousId: other.anonymousId }, { type: 'PURCHASE', at: daysAgo(60) });
     await addEvent(h, { anonymousId: other.anonymousId }, { type: 'PURCHASE', at: daysAgo(1) });
-    await addEvent(h, { anonymousId: other.anonymousId }, { type: 'QUOTE_REQUEST', name: 'Quote Requested', properties: { insurance: { type: 'home' } } });
+    await addEvent(
+      h,
+      { anonymousId: other.anonymousId },
+      { type: 'QUOTE_REQUEST', name: 'Quote Requested', properties: { insurance: { type: 'home' } } },
+    );
     const evaluated = (await (await h.call('POST', `/api/v1/cdp/segments/${seg.id}/evaluate`)).json()) as Json;
     expect(evaluated).toMatchObject({ segmentId: seg.id, memberCount: 1 });
     expect(await memberIds(seg.id)).toEqual([c.id]);
@@ -171,8 +211,25 @@ describe.each(testDatabases)('segments API on $name', (db) => {
       await h.call('POST', `/api/v1/cdp/customer360/${c.id}/compute-engagement`);
       await h.call('POST', `/api/v1/cdp/customer360/${c.id}/compute-ltv`);
     }
-    const emailable = (await create({ name: unique('mail'), segmentType: 'DYNAMIC', rules: { consent: { consentType: 'MARKETING_EMAIL', granted: true } } })).body;
-    const unreachable = (await create({ name: unique('nomail'), segmentType: 'DYNAMIC', rules: { and: [{ consent: { consentType: 'MARKETING_EMAIL', granted: false } }, { trait: { key: 'never', operator: 'exists' } }] } })).body;
+    const emailable = (
+      await create({
+        name: unique('mail'),
+        segmentType: 'DYNAMIC',
+        rules: { consent: { consentType: 'MARKETING_EMAIL', granted: true } },
+      })
+    ).body;
+    const unreachable = (
+      await create({
+        name: unique('nomail'),
+        segmentType: 'DYNAMIC',
+        rules: {
+          and: [
+            { consent: { consentType: 'MARKETING_EMAIL', granted: false } },
+            { trait: { key: 'never', operator: 'exists' } },
+          ],
+        },
+      })
+    ).body;
     const valuable = (
       await create({
         name: unique('valuable'),
@@ -180,13 +237,25 @@ describe.each(testDatabases)('segments API on $name', (db) => {
         rules: {
           or: [
             { lifetimeValue: { field: 'currentValue', operator: 'gte', value: 500 } },
-            { and: [{ score: { dimension: 'monetary', operator: 'gt', value: 90 } }, { not: { churnProbability: { operator: 'gt', value: 0.5 } } }] },
+            {
+              and: [
+                { score: { dimension: 'monetary', operator: 'gt', value: 90 } },
+                { not: { churnProbability: { operator: 'gt', value: 0.5 } } },
+              ],
+            },
           ],
         },
       })
     ).body;
-    const idle = (await create({ name: unique('idle'), segmentType: 'LIFECYCLE', rules: { not: { score: { dimension: 'recency', operator: 'gt', value: 0 } } } })).body;
-    for (const s of [emailable, unreachable, valuable, idle]) await h.call('POST', `/api/v1/cdp/segments/${s.id}/evaluate`);
+    const idle = (
+      await create({
+        name: unique('idle'),
+        segmentType: 'LIFECYCLE',
+        rules: { not: { score: { dimension: 'recency', operator: 'gt', value: 0 } } },
+      })
+    ).body;
+    for (const s of [emailable, unreachable, valuable, idle])
+      await h.call('POST', `/api/v1/cdp/segments/${s.id}/evaluate`);
     const inA = async (id: string) => (await memberIds(id)).includes(a.id);
     const inB = async (id: string) => (await memberIds(id)).includes(b.id);
     expect([await inA(emailable.id), await inB(emailable.id)]).toEqual([true, false]);
@@ -203,11 +272,17 @@ describe.each(testDatabases)('segments API on $name', (db) => {
     for (let i = 0; i < 10; i++) {
       const c = await newCustomer(h);
       for (let k = 0; k <= i; k++)
-        await addEvent(h, { customerId: c.id }, { type: 'PURCHASE', at: daysAgo(0.01 + (9 - i) * 40 + k), properties: { revenue: 10 * (i + 1) } });
+        await addEvent(
+          h,
+          { customerId: c.id },
+          { type: 'PURCHASE', at: daysAgo(0.01 + (9 - i) * 40 + k), properties: { revenue: 10 * (i + 1) } },
+        );
       buyers.push(c);
     }
     const seg = (await create({ name: unique('rfm'), segmentType: 'RFM' })).body;
-    const picky = (await create({ name: unique('champs'), segmentType: 'RFM', rules: { rfm: { cells: ['champions'] } } })).body;
+    const picky = (
+      await create({ name: unique('champs'), segmentType: 'RFM', rules: { rfm: { cells: ['champions'] } } })
+    ).body;
     await h.call('POST', `/api/v1/cdp/segments/${seg.id}/evaluate`);
     await h.call('POST', `/api/v1/cdp/segments/${picky.id}/evaluate`);
     const all = (await members(seg.id, '?limit=500')).members as Json[];
@@ -220,6 +295,9 @@ describe.each(testDatabases)('segments API on $name', (db) => {
     expect(await memberIds(picky.id)).toContain(best.id);
     expect(await memberIds(picky.id)).not.toContain(worst.id);
     const view = (await (await h.call('GET', `/api/v1/cdp/customer360/${best.id}`)).json()) as Json;
-    expect(view.segments.find((s: Json) => s.id === seg.id)).toMatchObject({ segmentType: 'RFM', rfmCell: 'champions' });
+    expect(view.segments.find((s: Json) => s.id === seg.id)).toMatchObject({
+      segmentType: 'RFM',
+      rfmCell: 'champions',
+    });
   });
 });

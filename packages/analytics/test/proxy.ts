@@ -37,12 +37,15 @@ const idsOf = (body: string): string[] => {
  * A real HTTP proxy in front of the collector that misbehaves on request: 503s, cut connections,
  * lost answers. What is outside the system (the network, a load balancer) is what it stands for.
  */
-export async function startProxy(target: string, script: (n: number) => Action): Promise<Proxy> {
+export async function startProxy(
+  target: string,
+  script: (n: number, req: IncomingMessage) => Action,
+): Promise<Proxy> {
   const requests: Proxy['requests'] = [];
   let n = 0;
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const action = script(n++);
+    const action = script(n++, req);
     requests.push({ messageIds: idsOf(body), action });
     if (action === 'cut') return req.socket.destroy();
     if (typeof action === 'object') {
@@ -54,7 +57,11 @@ export async function startProxy(target: string, script: (n: number) => Action):
     const upstream = await fetch(`${target}${req.url}`, { method: req.method ?? 'POST', headers, body: body || null });
     const text = await upstream.text();
     if (action === 'forward-and-cut') return req.socket.destroy();
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+    const out: Record<string, string> = {};
+    upstream.headers.forEach((v, k) => {
+      if (!['content-length', 'content-encoding', 'transfer-encoding', 'connection'].includes(k)) out[k] = v;
+    });
+    res.writeHead(upstream.status, out);
     res.end(text);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

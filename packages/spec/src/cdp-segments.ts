@@ -11,7 +11,6 @@ export type SegmentType = z.infer<typeof SegmentType>;
 
 const MARKETING_CONSENTS = ['MARKETING_EMAIL', 'MARKETING_SMS', 'MARKETING_PUSH'] as const;
 
-
 /** The usual RFM cells (after Putler / the "RFM analysis" literature), from best to worst. */
 export const RFM_CELLS = [
   'champions',
@@ -105,31 +104,45 @@ export type SegmentRule = {
   rfm?: z.infer<typeof RfmCondition> | undefined;
 };
 
-const RULE_KEYS = ['and', 'or', 'not', 'trait', 'event', 'score', 'lifetimeValue', 'churnProbability', 'consent', 'rfm'];
+const RULE_KEYS = [
+  'and',
+  'or',
+  'not',
+  'trait',
+  'event',
+  'score',
+  'lifetimeValue',
+  'churnProbability',
+  'consent',
+  'rfm',
+];
 
 /**
  * One object with exactly one key (rather than a union) so that an error inside a nested rule is
  * reported at its path, `rules.and.1.trait.operator`, instead of as "no union member matched".
  */
-export const SegmentRule: z.ZodType<SegmentRule> = z.lazy(() =>
-  z
-    .strictObject({
-      and: z.array(SegmentRule).min(1).max(50).optional(),
-      or: z.array(SegmentRule).min(1).max(50).optional(),
-      not: SegmentRule.optional(),
-      trait: TraitCondition.optional(),
-      event: EventCondition.optional(),
-      score: ScoreCondition.optional(),
-      lifetimeValue: LifetimeValueCondition.optional(),
-      churnProbability: NumericComparison.optional(),
-      consent: ConsentCondition.optional(),
-      rfm: RfmCondition.optional(),
-    })
-    .refine((r) => Object.keys(r).filter((k) => RULE_KEYS.includes(k)).length === 1, {
-      message: `a rule has exactly one of ${RULE_KEYS.join(', ')}`,
-    }),
-  // A named schema, so the OpenAPI document can refer to it recursively.
-).meta({ id: 'SegmentRule' });
+export const SegmentRule: z.ZodType<SegmentRule> = z
+  .lazy(
+    () =>
+      z
+        .strictObject({
+          and: z.array(SegmentRule).min(1).max(50).optional(),
+          or: z.array(SegmentRule).min(1).max(50).optional(),
+          not: SegmentRule.optional(),
+          trait: TraitCondition.optional(),
+          event: EventCondition.optional(),
+          score: ScoreCondition.optional(),
+          lifetimeValue: LifetimeValueCondition.optional(),
+          churnProbability: NumericComparison.optional(),
+          consent: ConsentCondition.optional(),
+          rfm: RfmCondition.optional(),
+        })
+        .refine((r) => Object.keys(r).filter((k) => RULE_KEYS.includes(k)).length === 1, {
+          message: `a rule has exactly one of ${RULE_KEYS.join(', ')}`,
+        }),
+    // A named schema, so the OpenAPI document can refer to it recursively.
+  )
+  .meta({ id: 'SegmentRule' });
 
 export const SegmentIdParam = z.object({ segmentId: z.uuid() });
 export const SegmentMemberParam = z.object({ segmentId: z.uuid(), customerId: z.uuid() });

@@ -1,3 +1,4 @@
+export * from './admin';
 export * from './cdp-consents';
 export * from './cdp-customer360';
 export * from './cdp-events';

@@ -192,9 +192,9 @@ export function createAnalytics(options: BrowserOptions): Analytics {
   });
   addEventListener('online', () => void delivery.flush());
 
-  const ready = queue.lease(0).then(() => {
-    if (state === 'yes') void delivery.flush(); // what earlier pages left behind
-  });
+  // Opening IndexedDB creates it, so a visitor who has not consented does not get even an empty one.
+  const ready =
+    state === 'yes' ? queue.lease(0).then(() => void delivery.flush()) /* what earlier pages left */ : Promise.resolve();
 
   const analytics: Analytics = {
     track(event, properties, callOptions) {

@@ -1,19 +1,18 @@
 // The script-tag snippet, minified at build time into dist/snippet.min.js (the README shows it ready to paste).
-// It defines a stub `window.analytics` that queues calls, then loads the library from the collector, which
-// replays the queued calls in order. Keep it ES5: it runs before anything else on the page.
-(function () {
-  var analytics = (window.analytics = window.analytics || []);
-  if (analytics.initialized || analytics.invoked) return;
+// It defines a stub `window.analytics` that queues calls, and `analytics.load(writeKey, { host })` loads the
+// library from the collector, which replays the queued calls in order. ES5: it runs before anything else.
+var analytics = (window.analytics = window.analytics || []);
+if (!analytics.initialized && !analytics.invoked) {
   analytics.invoked = true;
   var methods = ['track', 'page', 'identify', 'group', 'alias', 'reset', 'consent', 'flush', 'ready', 'user', 'on'];
-  function stub(method) {
+  var stub = function (method) {
     return function () {
       var args = Array.prototype.slice.call(arguments);
       args.unshift(method);
       analytics.push(args);
       return analytics;
     };
-  }
+  };
   for (var i = 0; i < methods.length; i++) analytics[methods[i]] = stub(methods[i]);
   analytics.load = function (writeKey, options) {
     analytics._writeKey = writeKey;
@@ -24,4 +23,4 @@
     var first = document.getElementsByTagName('script')[0];
     first.parentNode.insertBefore(script, first);
   };
-})();
+}

@@ -1,0 +1,2 @@
+ALTER TABLE "customer_identities" ADD COLUMN "value_hash" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "customer_identities_type_hash_key" ON "customer_identities" USING btree ("identity_type","value_hash");

@@ -1,0 +1,287 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import {
+  type ApiKeyInfo,
+  AuditList,
+  AuditQuery,
+  CreatedKey,
+  CreateKeyBody,
+  CreateRegulationBody,
+  CustomerIdParam,
+  ErrorBody,
+  KeyIdParam,
+  KeyList,
+  Pagination,
+  Regulation,
+  RegulationIdParam,
+  RegulationList,
+  RetentionParam,
+  RetentionPolicies,
+  RetentionRun,
+  SetRetentionBody,
+} from '@tributary/spec';
+import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { auditLog, regulations, retentionPolicies } from '../db/schema';
+import { notFound } from '../http/errors';
+import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { pageInfo, pageOffset } from '../http/pagination';
+import type { AuditTrail } from './audit-trail';
+import type { Keyring } from './encryption';
+import { exportCustomer } from './export-customer';
+import type { KeyStore } from './keys';
+import { applyRegulation } from './regulations';
+import { runRetention } from './retention';
+import type { SuppressionList } from './suppression-list';
+
+const tags = ['Admin'];
+const errors = { 400: jsonContent(ErrorBody, 'Invalid request'), 404: jsonContent(ErrorBody, 'Not found') };
+
+type KeyRow = Awaited<ReturnType<KeyStore['list']>>[number];
+const keyInfo = (k: KeyRow): z.infer<typeof ApiKeyInfo> => ({
+  id: k.id,
+  kind: k.kind,
+  name: k.name,
+  prefix: k.prefix,
+  identityVerification: !!k.verificationSecret,
+  createdAt: k.createdAt.toISOString(),
+  revokedAt: k.revokedAt?.toISOString() ?? null,
+});
+
+type RegulationRow = typeof regulations.$inferSelect;
+const regulationInfo = (r: RegulationRow): z.infer<typeof Regulation> => ({
+  id: r.id,
+  regulationType: r.regulationType,
+  customerId: r.customerId,
+  identityType: r.identityType,
+  status: r.status,
+  deleted: r.deleted ?? null,
+  actor: r.actor,
+  createdAt: r.createdAt.toISOString(),
+  finishedAt: r.finishedAt?.toISOString() ?? null,
+});
+
+export interface AdminRoutesDeps {
+  db: Db;
+  keys: KeyStore;
+  keyring: Keyring;
+  audit: AuditTrail;
+  suppressions: SuppressionList;
+}
+
+/** `/api/v1/admin`: keys, the audit trail, privacy regulations and retention. Admin keys only. */
+export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRoutesDeps) {
+  return cdpRouter()
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/keys',
+        tags,
+        summary: 'Create a key (its secret is shown once)',
+        request: { body: { content: { 'application/json': { schema: CreateKeyBody } }, required: true } },
+        responses: { 201: jsonContent(CreatedKey, 'Created'), ...errors },
+      }),
+      async (c) => {
+        const body = c.req.valid('json');
+        const created = await keys.create(body.kind, body.name, { identityVerification: body.identityVerification });
+        return c.json(
+          {
+            id: created.id,
+            kind: body.kind,
+            name: body.name ?? null,
+            prefix: created.prefix,
+            identityVerification: !!created.verificationSecret,
+            createdAt: new Date().toISOString(),
+            revokedAt: null,
+            secret: created.secret,
+            ...(created.verificationSecret ? { verificationSecret: created.verificationSecret } : {}),
+          },
+          201,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/keys',
+        tags,
+        summary: 'List keys by id and prefix (never the secret)',
+        request: { query: Pagination },
+        responses: { 200: jsonContent(KeyList, 'Keys, newest first'), ...errors },
+      }),
+      async (c) => {
+        const q = c.req.valid('query');
+        const [rows, total] = await Promise.all([keys.list(q.limit, pageOffset(q)), keys.count()]);
+        return c.json({ keys: rows.map(keyInfo), pagination: pageInfo(q.page, q.limit, total) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'delete',
+        path: '/keys/{keyId}',
+        tags,
+        summary: 'Revoke a key; it stops working at once',
+        request: { params: KeyIdParam },
+        responses: { 200: jsonContent(z.object({ revoked: z.boolean() }), 'Revoked'), ...errors },
+      }),
+      async (c) => {
+        if (!(await keys.revoke(c.req.valid('param').keyId))) throw notFound('No such key');
+        return c.json({ revoked: true }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/audit',
+        tags,
+        summary: 'The audit trail, newest first',
+        request: { query: AuditQuery },
+        responses: { 200: jsonContent(AuditList, 'Entries'), ...errors },
+      }),
+      async (c) => {
+        const q = c.req.valid('query');
+        // What was recorded a moment ago is part of the answer.
+        await audit.flush();
+        const where: SQL[] = [];
+        if (q.keyId) where.push(eq(auditLog.keyId, q.keyId));
+        if (q.customerId) where.push(eq(auditLog.customerId, q.customerId));
+        if (q.action) where.push(eq(auditLog.action, q.action));
+        if (q.outcome) where.push(eq(auditLog.outcome, q.outcome));
+        if (q.from) where.push(gte(auditLog.at, q.from));
+        if (q.to) where.push(lte(auditLog.at, q.to));
+        const condition = where.length ? and(...where) : undefined;
+        const [rows, totals] = await Promise.all([
+          db.select().from(auditLog).where(condition).orderBy(desc(auditLog.id)).limit(q.limit).offset(pageOffset(q)),
+          db.select({ n: count() }).from(auditLog).where(condition),
+        ]);
+        const entries = rows.map((r) => ({ ...r, id: String(r.id), at: r.at.toISOString() }));
+        return c.json({ entries, pagination: pageInfo(q.page, q.limit, totals[0]?.n ?? 0) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/regulations',
+        tags,
+        summary: 'Suppress, delete or unsuppress a customer or an identity (GDPR / CCPA)',
+        request: { body: { content: { 'application/json': { schema: CreateRegulationBody } }, required: true } },
+        responses: { 201: jsonContent(Regulation, 'Carried out'), ...errors },
+      }),
+      async (c) => {
+        const regulation = await applyRegulation(db, keyring, c.req.valid('json'), c.get('key').id);
+        await suppressions.reload();
+        return c.json(regulationInfo(regulation), 201);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/regulations',
+        tags,
+        summary: 'Privacy requests carried out, newest first',
+        request: { query: Pagination },
+        responses: { 200: jsonContent(RegulationList, 'Regulations'), ...errors },
+      }),
+      async (c) => {
+        const q = c.req.valid('query');
+        const [rows, totals] = await Promise.all([
+          db.select().from(regulations).orderBy(desc(regulations.createdAt)).limit(q.limit).offset(pageOffset(q)),
+          db.select({ n: count() }).from(regulations),
+        ]);
+        return c.json(
+          { regulations: rows.map(regulationInfo), pagination: pageInfo(q.page, q.limit, totals[0]?.n ?? 0) },
+          200,
+        );
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/regulations/{regulationId}',
+        tags,
+        summary: 'One privacy request',
+        request: { params: RegulationIdParam },
+        responses: { 200: jsonContent(Regulation, 'The regulation'), ...errors },
+      }),
+      async (c) => {
+        const [row] = await db
+          .select()
+          .from(regulations)
+          .where(eq(regulations.id, c.req.valid('param').regulationId));
+        if (!row) throw notFound('No such regulation');
+        return c.json(regulationInfo(row), 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/retention',
+        tags,
+        summary: 'Retention per event type',
+        responses: { 200: jsonContent(RetentionPolicies, 'Policies') },
+      }),
+      async (c) => {
+        const rows = await db.select().from(retentionPolicies);
+        return c.json({ policies: rows.map((r) => ({ eventType: r.eventType, days: r.days })) }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'put',
+        path: '/retention/{eventType}',
+        tags,
+        summary: 'Keep events of a type this many days',
+        request: {
+          params: RetentionParam,
+          body: { content: { 'application/json': { schema: SetRetentionBody } }, required: true },
+        },
+        responses: { 200: jsonContent(RetentionPolicies.shape.policies.element, 'Set'), ...errors },
+      }),
+      async (c) => {
+        const { eventType } = c.req.valid('param');
+        const { days } = c.req.valid('json');
+        await db
+          .insert(retentionPolicies)
+          .values({ eventType, days })
+          .onConflictDoUpdate({ target: retentionPolicies.eventType, set: { days, updatedAt: new Date() } });
+        return c.json({ eventType, days }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'delete',
+        path: '/retention/{eventType}',
+        tags,
+        summary: 'Keep events of a type forever',
+        request: { params: RetentionParam },
+        responses: { 200: jsonContent(z.object({ removed: z.boolean() }), 'Removed'), ...errors },
+      }),
+      async (c) => {
+        const gone = await db
+          .delete(retentionPolicies)
+          .where(eq(retentionPolicies.eventType, c.req.valid('param').eventType))
+          .returning();
+        return c.json({ removed: gone.length > 0 }, 200);
+      },
+    )
+    .openapi(
+      createRoute({
+        method: 'post',
+        path: '/retention/run',
+        tags,
+        summary: 'Run the retention job now',
+        responses: { 200: jsonContent(RetentionRun, 'Deleted per event type') },
+      }),
+      async (c) => c.json({ deleted: await runRetention(db) }, 200),
+    )
+    .openapi(
+      createRoute({
+        method: 'get',
+        path: '/customers/{customerId}/export',
+        tags,
+        summary: 'Everything held about a customer (right of access and portability)',
+        request: { params: CustomerIdParam },
+        responses: { 200: jsonContent(z.record(z.string(), z.unknown()), 'The export'), ...errors },
+      }),
+      async (c) => c.json(await exportCustomer(db, c.req.valid('param').customerId), 200),
+    );
+}

@@ -1,0 +1,165 @@
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { type Db, queryRows, type Tx } from '../db/client';
+import { customerIdentities, customerMerges, customers, regulations, suppressions } from '../db/schema';
+import { eventsOfCustomer } from '../events/customer-events';
+import { badRequest, notFound } from '../http/errors';
+import { type IdentityType, normalizeIdentity } from '../identity/normalize-identity';
+import { requireCustomer } from '../profiles/require-customer';
+import { blindIndex, type Keyring } from './encryption';
+import { findIdentityOwner } from './identity-lookup';
+
+export type RegulationType = 'SUPPRESS' | 'SUPPRESS_WITH_DELETE' | 'DELETE_ONLY' | 'UNSUPPRESS';
+
+export interface RegulationRequest {
+  regulationType: RegulationType;
+  customerId?: string | undefined;
+  identityType?: IdentityType | undefined;
+  identityValue?: string | undefined;
+}
+
+interface Subject {
+  customerId: string | null;
+  /** Hashes of the identities to (un)suppress. */
+  identities: { type: IdentityType; hash: string }[];
+}
+
+/**
+ * Carries out a privacy request (Segment's regulation types) in one transaction and records it.
+ * Deletion removes every row that belongs to the customer (and to customers merged into it): events,
+ * identities, traits, consents and their history, scores, lifetime value, memberships, journey, profile.
+ * What stays is the regulation record, which names the customer by ID and holds no personal data.
+ */
+export async function applyRegulation(db: Db, keyring: Keyring, request: RegulationRequest, actor: string) {
+  return db.transaction(async (tx) => {
+    const subject = await resolveSubject(tx, keyring, request);
+    const [regulation] = await tx
+      .insert(regulations)
+      .values({
+        regulationType: request.regulationType,
+        customerId: subject.customerId,
+        identityType: request.identityType ?? null,
+        identityHash: request.identityType ? (subject.identities[0]?.hash ?? null) : null,
+        status: 'RUNNING',
+        actor,
+      })
+      .returning();
+    if (!regulation) throw new Error('regulation was not recorded');
+
+    const type = request.regulationType;
+    if (type === 'SUPPRESS' || type === 'SUPPRESS_WITH_DELETE') {
+      if (subject.identities.length) {
+        await tx
+          .insert(suppressions)
+          .values(
+            subject.identities.map((i) => ({
+              identityType: i.type,
+              identityHash: i.hash,
+              regulationId: regulation.id,
+            })),
+          )
+          .onConflictDoNothing();
+      }
+    }
+    if (type === 'UNSUPPRESS') {
+      const bySubject = subject.identities.map((i) =>
+        and(eq(suppressions.identityType, i.type), eq(suppressions.identityHash, i.hash)),
+      );
+      const earlier = subject.customerId
+        ? tx.select({ id: regulations.id }).from(regulations).where(eq(regulations.customerId, subject.customerId))
+        : undefined;
+      const conditions = [...bySubject, ...(earlier ? [inArray(suppressions.regulationId, earlier)] : [])];
+      if (conditions.length) await tx.delete(suppressions).where(or(...conditions));
+    }
+    let deleted: Record<string, number> | null = null;
+    if ((type === 'SUPPRESS_WITH_DELETE' || type === 'DELETE_ONLY') && subject.customerId) {
+      deleted = await deleteCustomerData(tx, subject.customerId);
+    }
+    const [done] = await tx
+      .update(regulations)
+      .set({ status: 'FINISHED', finishedAt: new Date(), deleted })
+      .where(eq(regulations.id, regulation.id))
+      .returning();
+    return done ?? regulation;
+  });
+}
+
+async function resolveSubject(tx: Tx, keyring: Keyring, request: RegulationRequest): Promise<Subject> {
+  if (request.customerId) {
+    const customer = await requireCustomer(tx, request.customerId).catch((e) => {
+      if (request.regulationType === 'UNSUPPRESS') return null;
+      throw e;
+    });
+    if (!customer) return { customerId: request.customerId, identities: [] };
+    const identities = await identitiesOfCustomer(tx, customer.id);
+    return { customerId: customer.id, identities };
+  }
+  if (!request.identityType || request.identityValue === undefined) {
+    throw badRequest('customerId, or identityType with identityValue, is required', [
+      { path: 'json.customerId', message: 'customerId or identityType and identityValue are required' },
+    ]);
+  }
+  const value = normalizeIdentity(request.identityType, request.identityValue);
+  if (!value) {
+    throw badRequest('identityValue is not a valid identifier of that type', [
+      { path: 'json.identityValue', message: 'not a valid identifier of that type' },
+    ]);
+  }
+  const owner = await findIdentityOwner(tx, keyring, request.identityType, value);
+  if (owner) return { customerId: owner, identities: await identitiesOfCustomer(tx, owner) };
+  if (request.regulationType === 'DELETE_ONLY') throw notFound('No customer has that identity');
+  return {
+    customerId: null,
+    identities: [{ type: request.identityType, hash: blindIndex(keyring, request.identityType, value) }],
+  };
+}
+
+/** Every identity of a customer as (type, blind-index hash) pairs. */
+async function identitiesOfCustomer(tx: Tx, customerId: string): Promise<Subject['identities']> {
+  const rows = await tx
+    .select({ type: customerIdentities.identityType, hash: customerIdentities.valueHash })
+    .from(customerIdentities)
+    .where(eq(customerIdentities.customerId, customerId));
+  return rows.flatMap((r) => (r.hash ? [{ type: r.type, hash: r.hash }] : []));
+}
+
+/** Deletes everything of a customer and of the customers merged into it; returns how many rows of each. */
+async function deleteCustomerData(tx: Tx, customerId: string): Promise<Record<string, number>> {
+  const [events] = await queryRows<{ n: number }>(
+    tx,
+    sql`with gone as (delete from customer_events e where ${eventsOfCustomer(customerId)} returning 1)
+        select count(*)::int as n from gone`,
+  );
+  const ids = (
+    await tx
+      .select({ id: customers.id })
+      .from(customers)
+      .where(or(eq(customers.id, customerId), eq(customers.mergedIntoId, customerId)))
+  ).map((r) => r.id);
+  const counts: Record<string, number> = { events: events?.n ?? 0 };
+  for (const table of [
+    'customer_identities',
+    'customer_traits',
+    'customer_consents',
+    'customer_consent_history',
+    'customer_segment_memberships',
+    'customer_journey_steps',
+    'customer_engagement_scores',
+    'customer_lifetime_values',
+    'customer_profiles',
+    'customer_documents',
+    'customer_messages',
+  ]) {
+    const [row] = await queryRows<{ n: number }>(
+      tx,
+      sql`with gone as (delete from ${sql.identifier(table)} where customer_id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid) returning 1)
+          select count(*)::int as n from gone`,
+    );
+    counts[table.replace(/^customer_/, '')] = row?.n ?? 0;
+  }
+  await tx
+    .delete(customerMerges)
+    .where(or(inArray(customerMerges.sourceCustomerId, ids), inArray(customerMerges.targetCustomerId, ids)));
+  const gone = await tx.delete(customers).where(inArray(customers.id, ids)).returning({ id: customers.id });
+  counts.customers = gone.length;
+  return counts;
+}
