@@ -17,8 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { SegmentCall } from '@tributary/spec';
 import postgres from 'postgres';
 import { openPostgres } from '../src/db/client';
-import { EVENT_COLUMNS, type EventRow } from '../src/ingest/event-row';
+import { EVENT_COLUMNS, type EventRow, toCopyLine } from '../src/ingest/event-row';
 import { normalizeCall } from '../src/ingest/normalize-call';
+import { generateKeyMaterial, parseKeyring } from '../src/privacy/encryption';
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -182,19 +183,16 @@ async function benchCollector(env: Record<string, string>, bodies: string[]) {
 /** COPY of exactly the rows the collector would store for these batches, into the same table. */
 async function benchCopy(url: string, bodies: string[]) {
   const receivedAt = new Date();
+  const keyring = parseKeyring(`bench:${generateKeyMaterial()}`, generateKeyMaterial());
   const rows: EventRow[] = [];
   for (const body of bodies) {
     for (const raw of (JSON.parse(body) as { batch: unknown[] }).batch) {
       const call = SegmentCall.parse(raw);
-      rows.push(normalizeCall(call, { receivedAt, ip: '127.0.0.1', userAgent: null }).row);
+      rows.push(normalizeCall(call, { receivedAt, ip: '127.0.0.1', userAgent: null, keyring }).row);
     }
   }
-  const escape = (v: unknown) => {
-    if (v === null || v === undefined) return '\\N';
-    const s = typeof v === 'string' ? v : JSON.stringify(v);
-    return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
-  };
-  const lines = rows.map((r) => `${EVENT_COLUMNS.map(([c]) => escape(r[c])).join('\t')}\n`);
+  // Encoded as the collector encodes them, so both sides load the very same text.
+  const lines = rows.map(toCopyLine);
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const cols = EVENT_COLUMNS.map(([c]) => c).join(', ');

@@ -43,6 +43,7 @@ export function createApp({ database, config, keyring = loadKeyring(config) }: A
   const suppressions = new SuppressionList(db, keyring);
   const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
   const writer = new BatchWriter(db, {
+    keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     selectDropped: async (tx, rows) => {
       const dropped = await rowsWithoutAnalyticsConsent(tx, rows);
@@ -79,6 +80,7 @@ export function createApp({ database, config, keyring = loadKeyring(config) }: A
     trackingRoutes({
       keys,
       writer,
+      keyring,
       rateLimit: limiter.consume,
       ipMode: config.IP_MODE,
       suppressions,
@@ -96,11 +98,11 @@ export function createApp({ database, config, keyring = loadKeyring(config) }: A
   cdp.use('*', audit.middleware());
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
-  cdp.route('/', eventsRoutes({ db, writer }));
-  cdp.route('/', identitiesRoutes({ db, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY }));
-  cdp.route('/', customer360Routes({ db, models, metrics, refresher }));
-  cdp.route('/', segmentsRoutes({ db, refresher }));
-  cdp.route('/', traitsRoutes({ db }));
+  cdp.route('/', eventsRoutes({ db, writer, keyring }));
+  cdp.route('/', identitiesRoutes({ db, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY, keyring }));
+  cdp.route('/', customer360Routes({ db, models, metrics, refresher, keyring }));
+  cdp.route('/', segmentsRoutes({ db, refresher, keyring }));
+  cdp.route('/', traitsRoutes({ db, keyring }));
   cdp.route('/', consentsRoutes({ db }));
   app.route('/api/v1/cdp', cdp);
 

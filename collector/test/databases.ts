@@ -31,6 +31,12 @@ export interface TestDatabase {
   open(): Promise<Database>;
 }
 
+/** The URL of each throwaway PostgreSQL database, for tests that run real tools on it (pg_dump). */
+const urls = new WeakMap<Database, string>();
+
+/** The connection URL of a test database opened on the PostgreSQL server (undefined on PGlite). */
+export const databaseUrl = (database: Database): string | undefined => urls.get(database);
+
 /** A throwaway database on the server, dropped when the returned handle is closed. */
 async function freshPostgres(): Promise<Database> {
   const name = `tributary_test_${randomBytes(6).toString('hex')}`;
@@ -40,7 +46,7 @@ async function freshPostgres(): Promise<Database> {
   url.pathname = `/${name}`;
   const database = await openPostgres(url.toString(), { max: 5 });
   await database.migrate();
-  return {
+  const handle: Database = {
     ...database,
     async close() {
       await database.close();
@@ -48,6 +54,8 @@ async function freshPostgres(): Promise<Database> {
       await admin.end();
     },
   };
+  urls.set(handle, url.toString());
+  return handle;
 }
 
 async function freshPglite(): Promise<Database> {

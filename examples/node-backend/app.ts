@@ -13,7 +13,11 @@ export function backendApp(analytics: Analytics) {
       if (!email) return c.json({ error: { code: 'bad_request', message: 'email is required' } }, 400);
       const userId = `user-${email.trim().toLowerCase()}`;
       const anonymousId = getCookie(c, 'tributary_anonymous_id');
-      analytics.identify({ userId, ...(anonymousId ? { anonymousId } : {}), traits: { email: email.trim().toLowerCase() } });
+      analytics.identify({
+        userId,
+        ...(anonymousId ? { anonymousId } : {}),
+        traits: { email: email.trim().toLowerCase() },
+      });
       analytics.track({ userId, event: 'Signed In', eventType: 'LOGIN' });
       return c.json({ userId });
     })

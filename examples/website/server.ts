@@ -88,7 +88,9 @@ async function main() {
   const site = await serveWebsite({ collectorUrl, writeKey, port: Number(process.env.PORT ?? 8080) });
   console.log(`Collector: ${collectorUrl} (write key ${writeKey}, API key ${config.API_KEYS[0]})`);
   console.log(`Website:   ${site.url}`);
-  console.log(`Events:    curl -H 'Authorization: Bearer ${config.API_KEYS[0]}' '${collectorUrl}/api/v1/cdp/events?limit=20'`);
+  console.log(
+    `Events:    curl -H 'Authorization: Bearer ${config.API_KEYS[0]}' '${collectorUrl}/api/v1/cdp/events?limit=20'`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -6,7 +6,12 @@ import { dts } from 'rollup-plugin-dts';
 import esbuild from 'rollup-plugin-esbuild';
 
 const browserTarget = 'es2022';
-const minify = terser({ ecma: 2020, module: true, toplevel: true, compress: { passes: 3, unsafe: true, pure_getters: true, unsafe_arrows: true, unsafe_methods: true } });
+const minify = terser({
+  ecma: 2020,
+  module: true,
+  toplevel: true,
+  compress: { passes: 3, unsafe: true, pure_getters: true, unsafe_arrows: true, unsafe_methods: true },
+});
 
 export default [
   {

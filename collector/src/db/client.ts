@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createConnection, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +47,8 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
     onnotice: () => {},
     // A dead server must fail fast so ingestion can answer 503 instead of hanging.
     connect_timeout: 5,
+    // Not in postgres.js's type definitions, but a documented option: a factory of connected sockets.
+    ...({ socket: connectWithoutNagle } as object),
   });
   const db = drizzlePostgres(client, { schema });
   return {
@@ -53,6 +57,24 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
     migrate: () => migratePostgres(db, { migrationsFolder }),
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * postgres.js leaves Nagle's algorithm on. COPY ends with a small CopyDone message written after the
+ * data, which then waits for the server's delayed ACK (40 ms on Linux) on every flush; with no delay
+ * a one-event flush takes 2 ms instead of 90.
+ */
+async function connectWithoutNagle(options: {
+  host: string[];
+  port: number[];
+  path?: string | false;
+}): Promise<Socket> {
+  const socket = options.path
+    ? createConnection(options.path)
+    : createConnection({ host: options.host[0] ?? '127.0.0.1', port: options.port[0] ?? 5432 });
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  return socket;
 }
 
 /** `DATABASE_URL` set: Postgres; unset: PGlite in `DATA_DIR`. */

@@ -4,7 +4,6 @@ import {
   bigint,
   boolean,
   customType,
-  date,
   doublePrecision,
   index,
   integer,
@@ -78,6 +77,7 @@ export const customers = pgTable(
   'customers',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    // Personal data, sealed (AES-256-GCM, see privacy/personal-data.ts); lookups go through identities' blind index.
     email: text('email'),
     phoneNumber: text('phone_number'),
     firstName: text('first_name'),
@@ -97,10 +97,11 @@ export const customerProfiles = pgTable('customer_profiles', {
   customerId: uuid('customer_id')
     .primaryKey()
     .references(() => customers.id, { onDelete: 'cascade' }),
-  dateOfBirth: date('date_of_birth', { mode: 'string' }),
+  // Personal data, sealed (AES-256-GCM, see privacy/personal-data.ts): YYYY-MM-DD, and the sealed JSON of the objects.
+  dateOfBirth: text('date_of_birth'),
   preferredContact: text('preferred_contact'),
-  address: jsonb('address').$type<Json>(),
-  emergencyContact: jsonb('emergency_contact').$type<Json>(),
+  address: text('address'),
+  emergencyContact: text('emergency_contact'),
   preferences: jsonb('preferences').$type<Json>(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),

@@ -1,13 +1,17 @@
 import type { CdpEvent } from '@tributary/spec';
 import type { customerEvents } from '../db/schema';
+import type { Keyring } from '../privacy/encryption';
+import { openNestedTraits } from '../privacy/personal-data';
 
 type EventRecord = typeof customerEvents.$inferSelect;
 
-/** An event row as the CDP API shows it. */
-export function toEventResponse(e: EventRecord): CdpEvent {
+/** An event row as the CDP API shows it, the personal data in its traits opened. */
+export function toEventResponse(e: EventRecord, keyring: Keyring): CdpEvent {
   return {
     ...e,
     id: String(e.id),
+    context: openNestedTraits(keyring, e.context),
+    metadata: openNestedTraits(keyring, e.metadata),
     timestamp: e.timestamp.toISOString(),
     receivedAt: e.receivedAt.toISOString(),
     originalTimestamp: e.originalTimestamp?.toISOString() ?? null,

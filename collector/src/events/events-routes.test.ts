@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
 import { type Json, useApp } from '../../test/harness';
 
-
 describe.each(testDatabases)('CDP event endpoints on $name', (db) => {
   const h = useApp(db);
 

@@ -13,6 +13,8 @@ import { customerEvents } from '../db/schema';
 import { cdpRouter, jsonContent } from '../http/openapi-app';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { parseUserAgent } from '../ingest/user-agent';
+import type { Keyring } from '../privacy/encryption';
+import { sealNestedTraits } from '../privacy/personal-data';
 import { requireCustomer } from '../profiles/require-customer';
 import { eventsOfCustomer } from './customer-events';
 import { toEventResponse } from './event-response';
@@ -60,7 +62,7 @@ const recentRoute = createRoute({
 });
 
 /** The product spec's event endpoints under `/api/v1/cdp`. */
-export function eventsRoutes({ db, writer }: { db: Db; writer: BatchWriter }) {
+export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWriter; keyring: Keyring }) {
   return cdpRouter()
     .openapi(trackRoute, async (c) => {
       const e = c.req.valid('json');
@@ -81,7 +83,7 @@ export function eventsRoutes({ db, writer }: { db: Db; writer: BatchWriter }) {
             event_name: e.eventName,
             event_category: e.eventCategory ?? null,
             properties: e.properties ?? {},
-            context: e.context ?? {},
+            context: sealNestedTraits(keyring, e.context ?? {}),
             timestamp: (e.timestamp ?? receivedAt).toISOString(),
             original_timestamp: e.timestamp?.toISOString() ?? null,
             sent_at: null,
@@ -94,7 +96,7 @@ export function eventsRoutes({ db, writer }: { db: Db; writer: BatchWriter }) {
             country: e.country ?? null,
             region: e.region ?? null,
             city: e.city ?? null,
-            metadata: e.metadata ?? null,
+            metadata: sealNestedTraits(keyring, e.metadata ?? null),
           },
         ],
         links: [],
@@ -122,7 +124,7 @@ export function eventsRoutes({ db, writer }: { db: Db; writer: BatchWriter }) {
       const total = totals[0]?.total ?? 0;
       return c.json(
         {
-          events: rows.map(toEventResponse),
+          events: rows.map((e) => toEventResponse(e, keyring)),
           pagination: { page: q.page, limit: q.limit, total, totalPages: Math.ceil(total / q.limit) },
         },
         200,
@@ -138,6 +140,6 @@ export function eventsRoutes({ db, writer }: { db: Db; writer: BatchWriter }) {
         .where(eventsOfCustomer(target.id))
         .orderBy(desc(customerEvents.timestamp), desc(customerEvents.id))
         .limit(limit);
-      return c.json({ events: rows.map(toEventResponse) }, 200);
+      return c.json({ events: rows.map((e) => toEventResponse(e, keyring)) }, 200);
     });
 }

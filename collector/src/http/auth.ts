@@ -29,7 +29,10 @@ export interface RequireApiKeyOptions {
   allow?: readonly KeyKind[];
 }
 
-/** Guards the read and admin API: 401 without a valid key, 403 for a key of the wrong kind. */
+/**
+ * Guards the read and admin API: 401 without a valid key, 403 for a key of the wrong kind. Read keys
+ * only read (GET); changing anything takes an admin key.
+ */
 export function requireApiKey(options: RequireApiKeyOptions) {
   const { keys, allow } = { allow: ['read', 'admin'] as const, ...options } satisfies Required<RequireApiKeyOptions>;
   return createMiddleware<AuthEnv>(async function requireApiKeyMiddleware(c, next) {
@@ -40,6 +43,9 @@ export function requireApiKey(options: RequireApiKeyOptions) {
     if (key.kind === 'write') throw new HttpError(403, 'forbidden', 'A write key can only send events');
     if (!allow.includes(key.kind))
       throw new HttpError(403, 'forbidden', `This endpoint needs a ${allow.join(' or ')} key`);
+    if (key.kind === 'read' && !SAFE_METHODS.has(c.req.method)) {
+      throw new HttpError(403, 'forbidden', 'A read key can only read; changes need an admin key');
+    }
     c.set('key', key);
     await next();
   });

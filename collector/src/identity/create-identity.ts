@@ -1,8 +1,10 @@
 import type { CreateIdentityBody } from '@tributary/spec';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { customerIdentities } from '../db/schema';
 import { HttpError } from '../http/errors';
+import type { Keyring } from '../privacy/encryption';
+import { identityMatches, storedIdentity } from '../privacy/identity-lookup';
 import { lockCustomer } from '../profiles/lock-customer';
 import type { IdentityRecord } from './identity-response';
 import { parseIdentityValue } from './parse-identity';
@@ -23,7 +25,7 @@ export async function createIdentity(
   db: Db,
   customerId: string,
   body: CreateIdentityBody,
-  options: { defaultPhoneCountry: string },
+  options: { defaultPhoneCountry: string; keyring: Keyring },
 ): Promise<CreatedIdentity> {
   const value = parseIdentityValue(body.identityType, body.identityValue, {
     defaultPhoneCountry: options.defaultPhoneCountry,
@@ -36,21 +38,17 @@ export async function createIdentity(
       .insert(customerIdentities)
       .values({
         customerId: customer.id,
-        identityType: body.identityType,
-        identityValue: value,
+        ...storedIdentity(options.keyring, body.identityType, value),
         isPrimary: body.isPrimary ?? false,
         verifiedAt: body.verifiedAt ?? null,
         provider: body.provider ?? 'api',
         metadata: body.metadata ?? null,
       })
-      .onConflictDoNothing({ target: [customerIdentities.identityType, customerIdentities.identityValue] })
+      .onConflictDoNothing({ target: [customerIdentities.identityType, customerIdentities.valueHash] })
       .returning();
     if (inserted) return { customer, identity: inserted, created: true };
 
-    const where = and(
-      eq(customerIdentities.identityType, body.identityType),
-      eq(customerIdentities.identityValue, value),
-    );
+    const where = identityMatches(options.keyring, body.identityType, value);
     const [existing] = await tx.select().from(customerIdentities).where(where).for('update');
     if (!existing) throw new Error('identity vanished between insert and select');
     if (existing.customerId !== customer.id) {

@@ -3,6 +3,8 @@ import { and, eq } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client';
 import { customerIdentities } from '../db/schema';
 import { notFound } from '../http/errors';
+import type { Keyring } from '../privacy/encryption';
+import { identityMatches } from '../privacy/identity-lookup';
 import type { IdentityRecord } from './identity-response';
 import { parseIdentityValue } from './parse-identity';
 
@@ -18,7 +20,7 @@ export async function findCustomerIdentity(
   db: Db | Tx,
   customerId: string,
   ref: IdentityRef,
-  options: { defaultPhoneCountry: string },
+  options: { defaultPhoneCountry: string; keyring: Keyring },
 ): Promise<IdentityRecord> {
   let where: ReturnType<typeof and>;
   let label: string;
@@ -27,7 +29,7 @@ export async function findCustomerIdentity(
     label = `Identity ${ref.identityId}`;
   } else if (ref.identityType && ref.identityValue) {
     const value = parseIdentityValue(ref.identityType, ref.identityValue, { ...options, field: 'json.identityValue' });
-    where = and(eq(customerIdentities.identityType, ref.identityType), eq(customerIdentities.identityValue, value));
+    where = identityMatches(options.keyring, ref.identityType, value);
     label = `${ref.identityType} ${value}`;
   } else {
     throw new Error('the request schema lets no identity reference through without an ID or a type and value');
@@ -44,13 +46,14 @@ export async function findCustomerIdentity(
 /** The identity with this type and (normalized) value, whoever owns it. */
 export async function findIdentity(
   db: Db | Tx,
+  keyring: Keyring,
   type: IdentityType,
   value: string,
 ): Promise<IdentityRecord | undefined> {
   const [row] = await db
     .select()
     .from(customerIdentities)
-    .where(and(eq(customerIdentities.identityType, type), eq(customerIdentities.identityValue, value)))
+    .where(identityMatches(keyring, type, value))
     .limit(1);
   return row;
 }

@@ -19,11 +19,12 @@ import { customerIdentities } from '../db/schema';
 import { notFound } from '../http/errors';
 import { cdpRouter, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
+import type { Keyring } from '../privacy/encryption';
 import { customerRef, toCustomerSummary } from '../profiles/customer-ref';
 import { requireCustomer } from '../profiles/require-customer';
 import { createIdentity } from './create-identity';
 import { findIdentity } from './find-identity';
-import { toIdentityResponse } from './identity-response';
+import { type IdentityRecord, toIdentityResponse } from './identity-response';
 import { mergeOnRequest } from './merge-request';
 import { parseIdentityValue } from './parse-identity';
 import { setPrimaryIdentity } from './primary-identity';
@@ -118,8 +119,18 @@ const setPrimaryRoute = createRoute({
 });
 
 /** The product spec's identity endpoints under `/api/v1/cdp`. */
-export function identitiesRoutes({ db, defaultPhoneCountry }: { db: Db; defaultPhoneCountry: string }) {
-  const options = { defaultPhoneCountry };
+export function identitiesRoutes({
+  db,
+  defaultPhoneCountry,
+  keyring,
+}: {
+  db: Db;
+  defaultPhoneCountry: string;
+  /** Identity values and customer fields are sealed at rest; answers open them. */
+  keyring: Keyring;
+}) {
+  const options = { defaultPhoneCountry, keyring };
+  const identityResponse = (i: IdentityRecord) => toIdentityResponse(i, keyring);
   return (
     cdpRouter()
       // Before `/identities/{customerId}`, which would otherwise take "merge" for a customer ID.
@@ -136,7 +147,7 @@ export function identitiesRoutes({ db, defaultPhoneCountry }: { db: Db; defaultP
               actor: merge.actor,
               createdAt: merge.createdAt.toISOString(),
             },
-            customer: toCustomerSummary(customer),
+            customer: toCustomerSummary(customer, keyring),
           },
           200,
         );
@@ -144,7 +155,7 @@ export function identitiesRoutes({ db, defaultPhoneCountry }: { db: Db; defaultP
       .openapi(createIdentityRoute, async (c) => {
         const { customerId } = c.req.valid('param');
         const result = await createIdentity(db, customerId, c.req.valid('json'), options);
-        const payload = { ...customerRef(result.customer), identity: toIdentityResponse(result.identity) };
+        const payload = { ...customerRef(result.customer), identity: identityResponse(result.identity) };
         return result.created ? c.json(payload, 201) : c.json(payload, 200);
       })
       .openapi(listRoute, async (c) => {
@@ -172,7 +183,7 @@ export function identitiesRoutes({ db, defaultPhoneCountry }: { db: Db; defaultP
         return c.json(
           {
             ...customerRef(customer),
-            identities: rows.map(toIdentityResponse),
+            identities: rows.map(identityResponse),
             pagination: pageInfo(q.page, q.limit, totals[0]?.total ?? 0),
           },
           200,
@@ -181,11 +192,15 @@ export function identitiesRoutes({ db, defaultPhoneCountry }: { db: Db; defaultP
       .openapi(resolveRoute, async (c) => {
         const { identityType, identityValue } = c.req.valid('query');
         const value = parseIdentityValue(identityType, identityValue, { ...options, field: 'query.identityValue' });
-        const identity = await findIdentity(db, identityType, value);
+        const identity = await findIdentity(db, keyring, identityType, value);
         if (!identity) throw notFound(`No customer has the ${identityType} ${value}`);
         const customer = await requireCustomer(db, identity.customerId);
         return c.json(
-          { ...customerRef(customer), customer: toCustomerSummary(customer), identity: toIdentityResponse(identity) },
+          {
+            ...customerRef(customer),
+            customer: toCustomerSummary(customer, keyring),
+            identity: identityResponse(identity),
+          },
           200,
         );
       })
@@ -193,13 +208,13 @@ export function identitiesRoutes({ db, defaultPhoneCountry }: { db: Db; defaultP
         const { customerId } = c.req.valid('param');
         const ref = c.req.valid('json');
         const result = await db.transaction((tx) => verifyIdentity(tx, customerId, ref, options));
-        return c.json({ ...customerRef(result.customer), identity: toIdentityResponse(result.identity) }, 200);
+        return c.json({ ...customerRef(result.customer), identity: identityResponse(result.identity) }, 200);
       })
       .openapi(setPrimaryRoute, async (c) => {
         const { customerId } = c.req.valid('param');
         const ref = c.req.valid('json');
         const result = await db.transaction((tx) => setPrimaryIdentity(tx, customerId, ref, options));
-        return c.json({ ...customerRef(result.customer), identity: toIdentityResponse(result.identity) }, 200);
+        return c.json({ ...customerRef(result.customer), identity: identityResponse(result.identity) }, 200);
       })
   );
 }

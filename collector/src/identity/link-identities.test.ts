@@ -1,8 +1,9 @@
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
 import { useApp } from '../../test/harness';
 import { customerIdentities, customerMerges, customers } from '../db/schema';
+import { identityMatches } from '../privacy/identity-lookup';
 
 let seq = 0;
 const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
@@ -14,7 +15,7 @@ describe.each(testDatabases)('identity stitching on $name', (db) => {
     const [row] = await h.database.db
       .select({ customerId: customerIdentities.customerId })
       .from(customerIdentities)
-      .where(and(eq(customerIdentities.identityType, type), eq(customerIdentities.identityValue, value)));
+      .where(identityMatches(h.app.keyring, type, value));
     return row?.customerId;
   };
   const eventsOf = async (customerId: string) => {

@@ -1,13 +1,21 @@
-import { and, eq, or } from 'drizzle-orm';
+import { eq, or } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities, customers } from '../db/schema';
 import type { LinkOp } from '../ingest/event-row';
+import { blindIndex, type Keyring } from '../privacy/encryption';
+import { identityMatches, storedIdentity } from '../privacy/identity-lookup';
 import { identifiedCustomers, mergeCustomers } from './merge-customers';
 import { type IdentityType, normalizeIdentity } from './normalize-identity';
 
 interface Candidate {
   type: IdentityType;
   value: string;
+}
+
+export interface LinkOptions {
+  defaultPhoneCountry: string;
+  /** Seals EMAIL and PHONE values; every identifier is matched through its blind index. */
+  keyring: Keyring;
 }
 
 /**
@@ -20,11 +28,8 @@ interface Candidate {
  * its identifiers. The cost depends on the number of identifiers, not on how many events they have.
  * Returns the customer, or null when every identifier was junk.
  */
-export async function linkIdentities(
-  tx: Tx,
-  op: LinkOp,
-  options: { defaultPhoneCountry: string },
-): Promise<string | null> {
+export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): Promise<string | null> {
+  const { keyring } = options;
   const norm = (type: IdentityType, v: unknown) => normalizeIdentity(type, v, options.defaultPhoneCountry);
   const userId = norm('EXTERNAL_ID', op.userId);
   const candidates: Candidate[] = [];
@@ -39,14 +44,15 @@ export async function linkIdentities(
     const [known] = await tx
       .select({ type: customerIdentities.identityType })
       .from(customerIdentities)
-      .where(and(eq(customerIdentities.identityType, 'EXTERNAL_ID'), eq(customerIdentities.identityValue, previousId)))
+      .where(identityMatches(keyring, 'EXTERNAL_ID', previousId))
       .limit(1);
     candidates.push({ type: known ? 'EXTERNAL_ID' : 'COOKIE_ID', value: previousId });
   }
 
   const email = norm('EMAIL', op.traits?.email);
   if (email) candidates.push({ type: 'EMAIL', value: email });
-  const phone = norm('PHONE', op.traits?.phone ?? op.traits?.phoneNumber);
+  // The same keys the customer's phone field is filled from (apply-identify-traits).
+  const phone = norm('PHONE', op.traits?.phone ?? op.traits?.phoneNumber ?? op.traits?.phone_number);
   if (phone) candidates.push({ type: 'PHONE', value: phone });
 
   if (!candidates.length) return null;
@@ -54,18 +60,13 @@ export async function linkIdentities(
   const existing = await tx
     .select({
       type: customerIdentities.identityType,
-      value: customerIdentities.identityValue,
+      hash: customerIdentities.valueHash,
       customerId: customerIdentities.customerId,
     })
     .from(customerIdentities)
-    .where(
-      or(
-        ...candidates.map((c) =>
-          and(eq(customerIdentities.identityType, c.type), eq(customerIdentities.identityValue, c.value)),
-        ),
-      ),
-    );
-  const ownerOf = (c: Candidate) => existing.find((e) => e.type === c.type && e.value === c.value)?.customerId;
+    .where(or(...candidates.map((c) => identityMatches(keyring, c.type, c.value))));
+  const hashes = new Map(candidates.map((c) => [c, blindIndex(keyring, c.type, c.value)]));
+  const ownerOf = (c: Candidate) => existing.find((e) => e.type === c.type && e.hash === hashes.get(c))?.customerId;
   const owners = [...new Set(existing.map((e) => e.customerId))];
   const identified = await identifiedCustomers(tx, owners);
 
@@ -84,8 +85,7 @@ export async function linkIdentities(
       .values(
         unowned.map((c) => ({
           customerId: target,
-          identityType: c.type,
-          identityValue: c.value,
+          ...storedIdentity(keyring, c.type, c.value),
           provider: `segment:${op.kind}`,
         })),
       )

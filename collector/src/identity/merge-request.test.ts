@@ -5,6 +5,7 @@ import { testDatabases } from '../../test/databases';
 import { API_KEY, type Harness, useApp } from '../../test/harness';
 import { customerMerges, customerProfiles, customers } from '../db/schema';
 import { hashKey } from '../privacy/keys';
+import { openProfile } from '../privacy/personal-data';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000002';
 
@@ -84,7 +85,11 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
       .select()
       .from(customerProfiles)
       .where(eq(customerProfiles.customerId, target));
-    expect(profile).toMatchObject({ dateOfBirth: '1980-01-02', address: { city: 'Target City' } });
+    if (!profile) throw new Error('no profile');
+    expect(openProfile(h.app.keyring, profile)).toMatchObject({
+      dateOfBirth: '1980-01-02',
+      address: { city: 'Target City' },
+    });
 
     // The merge is recorded with who made it.
     const [record] = await h.database.db

@@ -2,6 +2,7 @@ import type { IdentityType } from '@tributary/spec';
 import { and, eq } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities } from '../db/schema';
+import type { Keyring } from '../privacy/encryption';
 import { lockCustomer } from '../profiles/lock-customer';
 import { findCustomerIdentity, type IdentityRef } from './find-identity';
 import type { IdentityRecord } from './identity-response';
@@ -25,7 +26,7 @@ export async function setPrimaryIdentity(
   tx: Tx,
   customerId: string,
   ref: IdentityRef,
-  options: { defaultPhoneCountry: string },
+  options: { defaultPhoneCountry: string; keyring: Keyring },
 ): Promise<{ customer: { id: string; mergedFrom?: string }; identity: IdentityRecord }> {
   const customer = await lockCustomer(tx, customerId);
   const identity = await findCustomerIdentity(tx, customer.id, ref, options);

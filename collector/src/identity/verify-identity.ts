@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities, customers } from '../db/schema';
+import type { Keyring } from '../privacy/encryption';
 import { requireCustomer } from '../profiles/require-customer';
 import { findCustomerIdentity, type IdentityRef } from './find-identity';
 import type { IdentityRecord } from './identity-response';
@@ -13,7 +14,7 @@ export async function verifyIdentity(
   tx: Tx,
   customerId: string,
   ref: IdentityRef & { verifiedAt?: Date | undefined },
-  options: { defaultPhoneCountry: string },
+  options: { defaultPhoneCountry: string; keyring: Keyring },
 ): Promise<{ customer: { id: string; mergedFrom?: string }; identity: IdentityRecord }> {
   const customer = await requireCustomer(tx, customerId);
   const identity = await findCustomerIdentity(tx, customer.id, ref, options);

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { copyRows, type Db, type Tx } from '../db/client';
 import { linkIdentities } from '../identity/link-identities';
+import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
 import { EVENT_COLUMNS, type EventRow, type IngestBatch, type LinkOp, toCopyLine } from './event-row';
 
@@ -8,6 +9,8 @@ import { EVENT_COLUMNS, type EventRow, type IngestBatch, type LinkOp, toCopyLine
 export type FlushHook = (tx: Tx, batches: readonly IngestBatch[]) => Promise<void>;
 
 export interface BatchWriterOptions {
+  /** Seals the personal data identity work stores (identity values, identify traits, customer fields). */
+  keyring: Keyring;
   /** Country assumed for phone numbers without a country code. */
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
@@ -64,7 +67,7 @@ export class BatchWriter {
   /** Transactions committed and rows written, for metrics and for tests that prove grouping. */
   readonly stats = { commits: 0, rows: 0, dropped: 0 };
 
-  constructor(db: Db, options: BatchWriterOptions = {}) {
+  constructor(db: Db, options: BatchWriterOptions) {
     this.#db = db;
     this.#options = {
       defaultPhoneCountry: 'US',
@@ -130,12 +133,12 @@ export class BatchWriter {
       const drop = await this.#options.selectDropped(tx, rows);
       dropped = drop.size;
       await insertEvents(tx, batches, drop);
-      const { defaultPhoneCountry } = this.#options;
+      const { defaultPhoneCountry, keyring } = this.#options;
       for (const link of links) {
-        const customerId = await linkIdentities(tx, link, { defaultPhoneCountry });
+        const customerId = await linkIdentities(tx, link, { defaultPhoneCountry, keyring });
         this.#options.onLinked(link, customerId);
         if (customerId && link.kind === 'identify' && link.traits) {
-          await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry });
+          await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry, keyring });
         }
       }
       for (const hook of this.#options.hooks) await hook(tx, batches);

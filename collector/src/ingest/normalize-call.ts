@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { eventTypeFor, type SegmentCall } from '@tributary/spec';
+import type { Keyring } from '../privacy/encryption';
 import { applyIpMode, type IpMode } from '../privacy/ip-mode';
+import { sealNestedTraits } from '../privacy/personal-data';
 import { correctTimestamp } from './clock-skew';
 import type { EventRow, LinkOp } from './event-row';
 import { parseUserAgent } from './user-agent';
@@ -13,6 +15,8 @@ export interface RequestInfo {
   userAgent: string | null;
   /** What to keep of IP addresses (default: all). */
   ipMode?: IpMode;
+  /** Seals the personal data in the traits events carry (identify/group `traits`, `context.traits`). */
+  keyring: Keyring;
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
@@ -51,7 +55,8 @@ function eventNameOf(call: SegmentCall): string {
 
 /** A validated Segment call, enriched, as an event row plus the identity work it implies. */
 export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: EventRow; link: LinkOp | null } {
-  const context: Record<string, unknown> = { ...call.context };
+  // Only traits objects are touched, and only their personal-data keys: the common event costs nothing.
+  const context: Record<string, unknown> = sealNestedTraits(req.keyring, { ...call.context });
   const ip = applyIpMode(str(context.ip) ?? req.ip, req.ipMode ?? 'keep');
   const userAgent = str(context.userAgent) ?? req.userAgent;
   if (ip) context.ip = ip;
@@ -94,7 +99,7 @@ export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: Event
     country: null,
     region: null,
     city: null,
-    metadata: Object.keys(metadata).length ? metadata : null,
+    metadata: Object.keys(metadata).length ? sealNestedTraits(req.keyring, metadata) : null,
   };
 
   let link: LinkOp | null = null;

@@ -10,6 +10,7 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
 import { badRequest, HttpError, validationError } from '../http/errors';
+import type { Keyring } from '../privacy/encryption';
 import { verifyUserHash } from '../privacy/identity-verification';
 import type { IpMode } from '../privacy/ip-mode';
 import type { KeyStore, ResolvedKey } from '../privacy/keys';
@@ -21,6 +22,8 @@ import { requestIp } from './request-ip';
 export interface TrackingRoutesOptions {
   keys: KeyStore;
   writer: BatchWriter;
+  /** Seals the personal data in events' traits. */
+  keyring: Keyring;
   /** Trust X-Forwarded-For for the caller's IP (behind a proxy). */
   trustProxy?: boolean;
   /** Consumes one request of the key's rate limit, throwing the 429 when it is spent. */
@@ -108,7 +111,7 @@ function checkIdentityVerification(key: ResolvedKey, calls: SegmentCall[]) {
 
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
 export function trackingRoutes(options: TrackingRoutesOptions) {
-  const { keys, writer, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped } = {
+  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped } = {
     trustProxy: false,
     onAccepted: () => {},
     rateLimit: async () => {},
@@ -138,6 +141,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
       ip: requestIp(c, trustProxy),
       userAgent: c.req.header('user-agent') ?? null,
       ipMode,
+      keyring,
     };
     const rows: EventRow[] = [];
     const links: LinkOp[] = [];

@@ -282,6 +282,6 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         request: { params: CustomerIdParam },
         responses: { 200: jsonContent(z.record(z.string(), z.unknown()), 'The export'), ...errors },
       }),
-      async (c) => c.json(await exportCustomer(db, c.req.valid('param').customerId), 200),
+      async (c) => c.json(await exportCustomer(db, keyring, c.req.valid('param').customerId), 200),
     );
 }

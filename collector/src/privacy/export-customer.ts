@@ -21,12 +21,15 @@ import { toIdentityResponse } from '../identity/identity-response';
 import { toConsentHistoryResponse } from '../profiles/consent-response';
 import { requireCustomer } from '../profiles/require-customer';
 import { toTraitResponse } from '../profiles/trait-response';
+import type { Keyring } from './encryption';
+import { openCustomer, openProfile } from './personal-data';
 
 /**
  * Everything held about a customer, as JSON: the right of access and of portability (GDPR art. 15
  * and 20). Includes the customers merged into it. The queries run together, not one after another.
+ * Personal data sealed at rest is opened: the export is for the person it is about.
  */
-export async function exportCustomer(db: Db, id: string) {
+export async function exportCustomer(db: Db, keyring: Keyring, id: string) {
   const customer = await requireCustomer(db, id);
   const ids = (
     await db
@@ -66,11 +69,11 @@ export async function exportCustomer(db: Db, id: string) {
   const { mergedFrom: _mergedFrom, ...customerRow } = customer;
   return {
     exportedAt: new Date().toISOString(),
-    customer: customerRow,
+    customer: openCustomer(keyring, customerRow),
     mergedCustomerIds: ids.filter((x) => x !== customer.id),
-    profile: profile[0] ?? null,
-    identities: identities.map(toIdentityResponse),
-    traits: traits.map(toTraitResponse),
+    profile: profile[0] ? openProfile(keyring, profile[0]) : null,
+    identities: identities.map((i) => toIdentityResponse(i, keyring)),
+    traits: traits.map((t) => toTraitResponse(t, keyring)),
     consents,
     consentHistory: consentHistory.map(toConsentHistoryResponse),
     segments,
@@ -78,6 +81,6 @@ export async function exportCustomer(db: Db, id: string) {
     lifetimeValue: ltv[0] ?? null,
     journeySteps: journey,
     merges,
-    events: events.map(toEventResponse),
+    events: events.map((e) => toEventResponse(e, keyring)),
   };
 }

@@ -126,7 +126,7 @@ async function identitiesOfCustomer(tx: Tx, customerId: string): Promise<Subject
 async function deleteCustomerData(tx: Tx, customerId: string): Promise<Record<string, number>> {
   const [events] = await queryRows<{ n: number }>(
     tx,
-    sql`with gone as (delete from customer_events e where ${eventsOfCustomer(customerId)} returning 1)
+    sql`with gone as (delete from customer_events where ${eventsOfCustomer(customerId)} returning 1)
         select count(*)::int as n from gone`,
   );
   const ids = (

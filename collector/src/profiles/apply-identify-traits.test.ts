@@ -4,6 +4,7 @@ import { identifyCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
 import { type Harness, useApp } from '../../test/harness';
 import { customerProfiles, customers } from '../db/schema';
+import { openCustomer, openProfile } from '../privacy/personal-data';
 import { customerFieldsOf, dateOfBirth, identifyTraitType } from './apply-identify-traits';
 
 describe('identify trait mapping', () => {
@@ -100,15 +101,20 @@ describe.each(testDatabases)('identify traits through ingestion on $name', (db) 
       },
     });
     const [customer] = await h.database.db.select().from(customers).where(eq(customers.id, id));
-    expect(customer).toMatchObject({
+    if (!customer) throw new Error('no customer');
+    // Stored sealed, read through the keyring.
+    expect(customer.email).toMatch(/^enc:/);
+    expect(openCustomer(h.app.keyring, customer)).toMatchObject({
       firstName: 'Ada',
       lastName: 'Lovelace',
       email: 'ada@example.com',
       phoneNumber: '+14155552671',
     });
     const [profile] = await h.database.db.select().from(customerProfiles).where(eq(customerProfiles.customerId, id));
+    if (!profile) throw new Error('no profile');
+    expect(profile.address).toMatch(/^enc:/);
     // `birthday` comes first but is implausible, so `dateOfBirth` is not reached: the profile keeps nothing wrong.
-    expect(profile).toMatchObject({
+    expect(openProfile(h.app.keyring, profile)).toMatchObject({
       dateOfBirth: null,
       address: { street: '1 Analytical Way', city: 'London', postalCode: 'N1', country: 'GB' },
       preferences: { newsletter: true, sms: false },
@@ -121,12 +127,18 @@ describe.each(testDatabases)('identify traits through ingestion on $name', (db) 
       traits: { name: 'Augusta King', birthday: '1990-12-10', preferences: { sms: true } },
     });
     const [after] = await h.database.db.select().from(customers).where(eq(customers.id, id));
-    expect(after).toMatchObject({ firstName: 'Augusta', lastName: 'King', email: 'ada@example.com' });
+    if (!after) throw new Error('no customer');
+    expect(openCustomer(h.app.keyring, after)).toMatchObject({
+      firstName: 'Augusta',
+      lastName: 'King',
+      email: 'ada@example.com',
+    });
     const [profileAfter] = await h.database.db
       .select()
       .from(customerProfiles)
       .where(eq(customerProfiles.customerId, id));
-    expect(profileAfter).toMatchObject({
+    if (!profileAfter) throw new Error('no profile');
+    expect(openProfile(h.app.keyring, profileAfter)).toMatchObject({
       dateOfBirth: '1990-12-10',
       preferences: { newsletter: true, sms: true },
       preferredContact: 'email',

@@ -3,6 +3,8 @@ import { eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerProfiles, customers } from '../db/schema';
 import { normalizeIdentity } from '../identity/normalize-identity';
+import type { Keyring } from '../privacy/encryption';
+import { sealCustomerFields, sealJsonText, sealText, sealTraitValue } from '../privacy/personal-data';
 
 // Identify traits describe the person; these few say what they prefer or where they are in their life
 // as a customer. Everything else is DEMOGRAPHIC.
@@ -56,11 +58,14 @@ export function customerFieldsOf(traits: Record<string, unknown>, defaultPhoneCo
   return fields;
 }
 
-/** The profile fields identify traits name. */
+/** The profile fields identify traits name (in plain text; `applyIdentifyTraits` seals the personal ones). */
 export function profileFieldsOf(traits: Record<string, unknown>) {
-  const fields: Partial<
-    Pick<typeof customerProfiles.$inferInsert, 'dateOfBirth' | 'address' | 'preferences' | 'preferredContact'>
-  > = {};
+  const fields: {
+    dateOfBirth?: string;
+    address?: Record<string, unknown>;
+    preferences?: Record<string, unknown>;
+    preferredContact?: string;
+  } = {};
   const dob = dateOfBirth(first(traits, 'birthday', 'dateOfBirth', 'date_of_birth'));
   if (dob) fields.dateOfBirth = dob;
   if (isPlainObject(traits.address)) fields.address = traits.address;
@@ -80,11 +85,13 @@ export async function applyIdentifyTraits(
   tx: Tx,
   customerId: string,
   traits: Record<string, unknown>,
-  options: { at: Date; defaultPhoneCountry: string },
+  options: { at: Date; defaultPhoneCountry: string; keyring: Keyring },
 ) {
+  const { keyring } = options;
   const entries = Object.entries(traits).filter(([k, v]) => v !== undefined && k.length > 0 && k.length <= 256);
   if (!entries.length) return;
-  const values = Object.fromEntries(entries);
+  // Personal-data values are sealed here, before the JSON the statement reads is built.
+  const values = Object.fromEntries(entries.map(([k, v]) => [k, sealTraitValue(keyring, k, v)]));
   const types = Object.fromEntries(entries.map(([k]) => [k, identifyTraitType(k)]));
   const at = options.at.toISOString();
   await tx.execute(sql`
@@ -102,15 +109,15 @@ export async function applyIdentifyTraits(
   if (Object.keys(customerFields).length) {
     await tx
       .update(customers)
-      .set({ ...customerFields, updatedAt: now })
+      .set({ ...sealCustomerFields(keyring, customerFields), updatedAt: now })
       .where(eq(customers.id, customerId));
   }
 
-  const profile = profileFieldsOf(traits);
-  if (Object.keys(profile).length) {
+  const { dateOfBirth: dob, address, ...profile } = profileFieldsOf(traits);
+  if (dob || address || Object.keys(profile).length) {
     await tx
       .insert(customerProfiles)
-      .values({ customerId, ...profile })
+      .values({ customerId, ...profile, dateOfBirth: sealText(keyring, dob), address: sealJsonText(keyring, address) })
       .onConflictDoUpdate({
         target: customerProfiles.customerId,
         set: {

@@ -1,4 +1,6 @@
 import type { CustomerSummary } from '@tributary/spec';
+import type { Keyring } from '../privacy/encryption';
+import { openText } from '../privacy/personal-data';
 import type { CustomerRecord } from './require-customer';
 
 /**
@@ -14,14 +16,14 @@ export function customerRef(customer: { id: string; mergedFrom?: string }): {
     : { customerId: customer.id };
 }
 
-/** A customer row as identity lookups and merges show it. */
-export function toCustomerSummary(c: CustomerRecord): CustomerSummary {
+/** A customer row as identity lookups and merges show it, its personal data opened. */
+export function toCustomerSummary(c: CustomerRecord, keyring: Keyring): CustomerSummary {
   return {
     id: c.id,
-    email: c.email,
-    phoneNumber: c.phoneNumber,
-    firstName: c.firstName,
-    lastName: c.lastName,
+    email: openText(keyring, c.email),
+    phoneNumber: openText(keyring, c.phoneNumber),
+    firstName: openText(keyring, c.firstName),
+    lastName: openText(keyring, c.lastName),
     isVerified: c.isVerified,
     lastLoginAt: c.lastLoginAt?.toISOString() ?? null,
     lastSeenAt: c.lastSeenAt?.toISOString() ?? null,

@@ -12,6 +12,7 @@ import type { Db } from '../db/client';
 import type { Metrics } from '../http/metrics';
 import { timed } from '../http/metrics';
 import { cdpRouter, jsonContent } from '../http/openapi-app';
+import type { Keyring } from '../privacy/encryption';
 import { customerRef } from './customer-ref';
 import { customer360, recomputeEngagement, recomputeLifetimeValue } from './customer360';
 import { writeEngagementTraits } from './engagement-traits';
@@ -73,6 +74,7 @@ export interface Customer360RoutesDeps {
   models: PopulationModelCache;
   metrics: Metrics;
   refresher: SegmentRefresher;
+  keyring: Keyring;
 }
 
 /** The product spec's Customer 360 endpoints, and the computed engagement traits. */
@@ -104,7 +106,7 @@ export function customer360Routes(deps: Customer360RoutesDeps) {
       const now = new Date();
       const result = await timed(metrics, 'engagement_traits', async () => {
         const { score, inputs } = await recomputeEngagement(deps, customer.id, now);
-        const traits = await writeEngagementTraits(db, customer.id, score, inputs, now);
+        const traits = await writeEngagementTraits(db, deps.keyring, customer.id, score, inputs, now);
         return { score, traits };
       });
       refresher.touchCustomer(customer.id);

@@ -17,6 +17,8 @@ import { toEventResponse } from '../events/event-response';
 import type { Metrics } from '../http/metrics';
 import { timed } from '../http/metrics';
 import { toIdentityResponse } from '../identity/identity-response';
+import type { Keyring } from '../privacy/encryption';
+import { openProfile } from '../privacy/personal-data';
 import { toConsentResponse } from './consent-response';
 import { toCustomerSummary } from './customer-ref';
 import { computeEngagementScore, toEngagementResponse } from './engagement-score';
@@ -33,6 +35,8 @@ export interface DerivedDeps {
   db: Db;
   models: PopulationModelCache;
   metrics: Metrics;
+  /** Opens the personal data the view shows (sealed at rest). */
+  keyring: Keyring;
 }
 
 /** Engagement score and journey steps, both read from the events, recomputed together. */
@@ -58,7 +62,7 @@ const isStale = (computedAt: Date | undefined, newestEventAt: Date | null, now: 
  * the view answers with the fresh ones.
  */
 export async function customer360(deps: DerivedDeps, id: string, now = new Date()): Promise<Customer360> {
-  const { db } = deps;
+  const { db, keyring } = deps;
   const customer = await requireCustomer(db, id);
   const cid = customer.id;
   const [profile, identities, traits, segments, consents, engagement, ltv, events, steps] = await Promise.all([
@@ -119,9 +123,9 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
     if (freshLtv) lifetimeValue = freshLtv;
   }
 
-  const p = profile[0];
+  const p = profile[0] && openProfile(keyring, profile[0]);
   return {
-    customer: toCustomerSummary(customer),
+    customer: toCustomerSummary(customer, keyring),
     ...(customer.mergedFrom ? { mergedFrom: customer.mergedFrom } : {}),
     profile: p
       ? {
@@ -132,8 +136,8 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
           preferences: p.preferences,
         }
       : null,
-    identities: identities.map(toIdentityResponse),
-    traits: traits.map(toTraitResponse),
+    identities: identities.map((i) => toIdentityResponse(i, keyring)),
+    traits: traits.map((t) => toTraitResponse(t, keyring)),
     segments: segments.map(({ membership, segment }) => ({
       id: segment.id,
       name: segment.name,
@@ -145,7 +149,7 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
     consents: consents.map((k) => toConsentResponse(k.consentType, k, now)),
     engagementScore,
     lifetimeValue,
-    recentEvents: events.map(toEventResponse),
+    recentEvents: events.map((e) => toEventResponse(e, keyring)),
     journeySteps: journey.map(toJourneyStepResponse),
   };
 }

@@ -2,6 +2,7 @@ import type { CdpTrait, EngagementScore } from '@tributary/spec';
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { customerTraits } from '../db/schema';
+import type { Keyring } from '../privacy/encryption';
 import type { EngagementInputs } from './engagement-score';
 import { toTraitResponse } from './trait-response';
 
@@ -30,6 +31,7 @@ function preferredChannel(s: EngagementScore): string | null {
  */
 export async function writeEngagementTraits(
   db: Db,
+  keyring: Keyring,
   customerId: string,
   score: EngagementScore,
   inputs: EngagementInputs,
@@ -72,5 +74,5 @@ export async function writeEngagementTraits(
       },
     })
     .returning();
-  return rows.map(toTraitResponse);
+  return rows.map((t) => toTraitResponse(t, keyring));
 }

@@ -19,6 +19,8 @@ import { customerSegmentMemberships, customerSegments } from '../db/schema';
 import { badRequest, conflict, notFound } from '../http/errors';
 import { cdpRouter, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
+import type { Keyring } from '../privacy/encryption';
+import { openText } from '../privacy/personal-data';
 import { requireCustomer } from './require-customer';
 import { evaluateSegment, refreshMemberCount, type SegmentRecord } from './segment-evaluation';
 import type { SegmentRefresher } from './segment-refresh';
@@ -173,7 +175,7 @@ const grants = (type: string) => sql`exists (select 1 from customer_consents k w
   and k.consent_type = ${type} and k.granted and (k.expires_at is null or k.expires_at > now()))`;
 
 /** Segment definitions, membership and evaluation under `/api/v1/cdp/segments`. */
-export function segmentsRoutes({ db, refresher }: { db: Db; refresher: SegmentRefresher }) {
+export function segmentsRoutes({ db, refresher, keyring }: { db: Db; refresher: SegmentRefresher; keyring: Keyring }) {
   return cdpRouter()
     .openapi(routes.create, async (c) => {
       const body = c.req.valid('json');
@@ -270,8 +272,9 @@ export function segmentsRoutes({ db, refresher }: { db: Db; refresher: SegmentRe
       ]);
       const members: SegmentMember[] = rows.map((r) => ({
         customerId: String(r.customer_id),
-        email: (r.email as string | null) ?? null,
-        phoneNumber: (r.phone_number as string | null) ?? null,
+        // Sealed at rest; members are listed to be contacted, so they are opened.
+        email: openText(keyring, (r.email as string | null) ?? null),
+        phoneNumber: openText(keyring, (r.phone_number as string | null) ?? null),
         source: String(r.source),
         addedAt: (toDate(r.added_at) ?? new Date(0)).toISOString(),
         metadata: (r.metadata as Record<string, unknown> | null) ?? null,

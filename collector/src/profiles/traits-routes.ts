@@ -15,10 +15,11 @@ import type { Db } from '../db/client';
 import { notFound } from '../http/errors';
 import { cdpRouter, jsonContent } from '../http/openapi-app';
 import { pageInfo } from '../http/pagination';
+import type { Keyring } from '../privacy/encryption';
 import { customerRef } from './customer-ref';
 import { lockCustomer } from './lock-customer';
 import { requireCustomer } from './require-customer';
-import { toTraitResponse } from './trait-response';
+import { type TraitRecord, toTraitResponse } from './trait-response';
 import { deleteTrait, getTrait, listTraits, upsertTraits } from './traits-store';
 
 const tags = ['Traits'];
@@ -90,18 +91,19 @@ const deleteRoute = createRoute({
 });
 
 /** The product spec's trait endpoints under `/api/v1/cdp` (compute-engagement lives with the scores). */
-export function traitsRoutes({ db }: { db: Db }) {
+export function traitsRoutes({ db, keyring }: { db: Db; keyring: Keyring }) {
+  const traitResponse = (t: TraitRecord) => toTraitResponse(t, keyring);
   return cdpRouter()
     .openapi(setRoute, async (c) => {
       const { customerId } = c.req.valid('param');
       const trait = c.req.valid('json');
       const { customer, row } = await db.transaction(async (tx) => {
         const customer = await lockCustomer(tx, customerId);
-        const [row] = await upsertTraits(tx, customer.id, [trait]);
+        const [row] = await upsertTraits(tx, keyring, customer.id, [trait]);
         if (!row) throw new Error('the trait was not stored');
         return { customer, row };
       });
-      return c.json({ ...customerRef(customer), trait: toTraitResponse(row) }, 200);
+      return c.json({ ...customerRef(customer), trait: traitResponse(row) }, 200);
     })
     .openapi(batchRoute, async (c) => {
       const { customerId } = c.req.valid('param');
@@ -109,9 +111,9 @@ export function traitsRoutes({ db }: { db: Db }) {
       // The customer is locked so a merge cannot move its traits away while these are written.
       const { customer, rows } = await db.transaction(async (tx) => {
         const customer = await lockCustomer(tx, customerId);
-        return { customer, rows: await upsertTraits(tx, customer.id, traits) };
+        return { customer, rows: await upsertTraits(tx, keyring, customer.id, traits) };
       });
-      return c.json({ ...customerRef(customer), traits: rows.map(toTraitResponse) }, 200);
+      return c.json({ ...customerRef(customer), traits: rows.map(traitResponse) }, 200);
     })
     .openapi(listRoute, async (c) => {
       const { customerId } = c.req.valid('param');
@@ -119,7 +121,7 @@ export function traitsRoutes({ db }: { db: Db }) {
       const customer = await requireCustomer(db, customerId);
       const { rows, total } = await listTraits(db, customer.id, q);
       return c.json(
-        { ...customerRef(customer), traits: rows.map(toTraitResponse), pagination: pageInfo(q.page, q.limit, total) },
+        { ...customerRef(customer), traits: rows.map(traitResponse), pagination: pageInfo(q.page, q.limit, total) },
         200,
       );
     })
@@ -128,7 +130,7 @@ export function traitsRoutes({ db }: { db: Db }) {
       const customer = await requireCustomer(db, customerId);
       const row = await getTrait(db, customer.id, traitKey);
       if (!row) throw notFound(`Customer ${customer.id} has no trait ${traitKey}`);
-      return c.json({ ...customerRef(customer), trait: toTraitResponse(row) }, 200);
+      return c.json({ ...customerRef(customer), trait: traitResponse(row) }, 200);
     })
     .openapi(deleteRoute, async (c) => {
       const { customerId, traitKey } = c.req.valid('param');

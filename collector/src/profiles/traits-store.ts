@@ -2,6 +2,8 @@ import type { SetTraitBody, TraitType } from '@tributary/spec';
 import { and, asc, count, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client';
 import { customerTraits } from '../db/schema';
+import type { Keyring } from '../privacy/encryption';
+import { sealTraitValue } from '../privacy/personal-data';
 import type { TraitRecord } from './trait-response';
 
 /** A trait is live until its `expiresAt`; expired ones read as missing until the cleanup deletes them. */
@@ -9,16 +11,21 @@ export const liveTrait = () => or(isNull(customerTraits.expiresAt), gt(customerT
 
 /**
  * Sets traits by key in one statement, so a batch is stored whole or not at all. Values are stored as
- * jsonb and keep their JSON type.
+ * jsonb and keep their JSON type; a personal-data value (email, phone, names ...) is stored sealed.
  */
-export async function upsertTraits(db: Db | Tx, customerId: string, traits: SetTraitBody[]): Promise<TraitRecord[]> {
+export async function upsertTraits(
+  db: Db | Tx,
+  keyring: Keyring,
+  customerId: string,
+  traits: SetTraitBody[],
+): Promise<TraitRecord[]> {
   const now = new Date();
   const rows = traits.map((t) => ({
     customerId,
     traitKey: t.traitKey,
     // Serialized here and cast, because Drizzle's jsonb mapping passes strings through as JSON text
     // (the string "42" would become the number 42) and turns JSON null into SQL NULL.
-    traitValue: sql`${JSON.stringify(t.traitValue)}::jsonb`,
+    traitValue: sql`${JSON.stringify(sealTraitValue(keyring, t.traitKey, t.traitValue))}::jsonb`,
     traitType: t.traitType,
     source: t.source ?? 'api',
     computedAt: t.computedAt ?? null,

@@ -4,7 +4,11 @@ document.addEventListener('click', (e) => {
   const el = e.target instanceof Element ? e.target.closest('[data-track]') : null;
   if (!el) return;
   const eventType = el.getAttribute('data-event-type') || undefined;
-  window.analytics.track(el.getAttribute('data-track'), { label: el.textContent.trim() }, eventType ? { eventType } : {});
+  window.analytics.track(
+    el.getAttribute('data-track'),
+    { label: el.textContent.trim() },
+    eventType ? { eventType } : {},
+  );
 });
 
 const login = document.getElementById('login');

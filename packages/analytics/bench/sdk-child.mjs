@@ -20,7 +20,14 @@ const start = performance.now();
 let result;
 if (sdk === 'tributary') {
   const { Analytics } = await import('@tributary/analytics/node');
-  const analytics = new Analytics({ writeKey, host, flushAt, flushInterval: 1000, maxQueueSize: count, flushOnExit: false });
+  const analytics = new Analytics({
+    writeKey,
+    host,
+    flushAt,
+    flushInterval: 1000,
+    maxQueueSize: count,
+    flushOnExit: false,
+  });
   for (let i = 0; i < count; i++) analytics.track(event(i));
   result = await analytics.closeAndFlush({ timeout: 170_000 });
 } else {

@@ -5,9 +5,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { postgresUrl, testDatabases } from '../../../collector/test/databases';
-import { openPostgres, startCollector } from '../../../collector/test/start-collector';
+import { testDatabases } from '../../../collector/test/databases';
+import { startCollector } from '../../../collector/test/start-collector';
 
+// The issue's figure: 100,000 events per SDK (BENCH_EVENTS changes it).
 const COUNT = Number(process.env.BENCH_EVENTS ?? 100_000);
 const FLUSH_AT = Number(process.env.BENCH_FLUSH_AT ?? 100);
 const CHILD_TIMEOUT_MS = 180_000;
@@ -64,21 +65,13 @@ async function main() {
 
   const db = testDatabases.find((d) => d.name === 'postgres') ?? testDatabases[0];
   if (!db) throw new Error('no database to run on');
-  console.log(`\n${COUNT.toLocaleString()} track calls per SDK, flushAt ${FLUSH_AT}, collector in-process on ${db.name}`);
+  console.log(
+    `\n${COUNT.toLocaleString()} track calls per SDK, flushAt ${FLUSH_AT}, collector in-process on ${db.name}`,
+  );
   const rows: Record<string, string | number>[] = [];
   const results: Record<string, ChildResult> = {};
   for (const sdk of ['tributary', 'segment']) {
-    const fresh = await db.open();
-    let database = fresh;
-    if (fresh.kind === 'postgres') {
-      // The disk's fsync per commit (~100 ms here) would dominate; the bench measures the SDKs, not the
-      // disk, so the collector's connections to this throwaway database commit asynchronously.
-      const result = (await fresh.db.execute('select current_database() as name')) as unknown as { name: string }[];
-      const url = new URL(postgresUrl);
-      url.pathname = `/${result[0]?.name}`;
-      url.searchParams.set('synchronous_commit', 'off');
-      database = await openPostgres(url.toString());
-    }
+    const database = await db.open();
     const collector = await startCollector({ database });
     try {
       const r = await runChild(sdk, collector.url, collector.writeKey);
@@ -88,7 +81,7 @@ async function main() {
       results[sdk] = r;
       rows.push({
         sdk: sdk === 'tributary' ? '@tributary/analytics/node' : '@segment/analytics-node',
-        'delivered': Number(stored?.n),
+        delivered: Number(stored?.n),
         'time (s)': +(r.ms / 1000).toFixed(2),
         'events/s': Math.round(COUNT / (r.ms / 1000)),
         'CPU (s)': +(r.cpuMs / 1000).toFixed(2),
@@ -96,7 +89,6 @@ async function main() {
       });
     } finally {
       await collector.close();
-      if (database !== fresh) await fresh.close();
     }
   }
   console.table(rows);

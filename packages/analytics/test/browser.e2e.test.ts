@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type Browser, type BrowserContext, chromium, type Page, type Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveWebsite } from '../../../examples/website/server';
 import { type RunningCollector, startCollector } from '../../../collector/test/start-collector';
+import { serveWebsite } from '../../../examples/website/server';
 import type { Analytics } from '../src/browser';
 import { startProxy } from './proxy';
 
@@ -16,7 +16,9 @@ let browser: Browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is required at ${CHROMIUM} for the browser tests (apt-get install chromium, or set CHROMIUM_PATH)`);
+    throw new Error(
+      `Chromium is required at ${CHROMIUM} for the browser tests (apt-get install chromium, or set CHROMIUM_PATH)`,
+    );
   }
   if (!existsSync(BUNDLE)) throw new Error('The SDK is not built: run `pnpm build` before the browser tests');
   collector = await startCollector();
@@ -88,7 +90,11 @@ describe('the script tag in Chromium against the real collector', () => {
     expect(quote?.event_type).toBe('QUOTE_REQUEST');
     expect(quote?.properties).toEqual({ label: 'Request a quote' });
     expect(quote?.context).toMatchObject({
-      page: { path: '/', title: 'Home · Tributary Insurance (example)', search: '?utm_source=newsletter&utm_campaign=spring' },
+      page: {
+        path: '/',
+        title: 'Home · Tributary Insurance (example)',
+        search: '?utm_source=newsletter&utm_campaign=spring',
+      },
       campaign: { source: 'newsletter', name: 'spring' },
       library: { name: '@tributary/analytics', version: expect.any(String) },
       locale: expect.any(String),
@@ -126,7 +132,12 @@ describe('the script tag in Chromium against the real collector', () => {
     });
     release();
     const anonymousId = await anonymousIdOf(page);
-    await poll(async () => names(await rowsOf(anonymousId))).toEqual(['identify', 'First Queued', 'Second Queued', 'Page Viewed']);
+    await poll(async () => names(await rowsOf(anonymousId))).toEqual([
+      'identify',
+      'First Queued',
+      'Second Queued',
+      'Page Viewed',
+    ]);
     const rows = await rowsOf(anonymousId);
     expect(rows.map((r) => r.user_id)).toEqual(['replay-user', 'replay-user', 'replay-user', 'replay-user']);
     await context.close();
@@ -182,7 +193,7 @@ describe('the script tag in Chromium against the real collector', () => {
 
       online = false;
       for (let i = 0; i < 3; i++) await page.click('#quote');
-      await poll(() => network.requests.filter((r) => r.action === 'cut').length).toBeGreaterThan(0);
+      await poll(async () => network.requests.filter((r) => r.action === 'cut').length).toBeGreaterThan(0);
       const queued = () =>
         page.evaluate(
           () =>
@@ -247,7 +258,9 @@ describe('the script tag in Chromium against the real collector', () => {
       traits: {},
     });
     expect((await context.cookies()).find((c) => c.name === 'tributary_anonymous_id')?.value).toBe(second);
-    await poll(async () => (await rowsOf(second)).map((r) => [r.event_name, r.user_id])).toEqual([['Page Viewed', null]]);
+    await poll(async () => (await rowsOf(second)).map((r) => [r.event_name, r.user_id])).toEqual([
+      ['Page Viewed', null],
+    ]);
     expect((await rowsOf(first)).find((r) => r.event_name === 'Signed Out')?.user_id).toBe('user-jane@example.com');
     await context.close();
   });

@@ -20,7 +20,12 @@ const storedCount = async (ids: string[]) => {
 
 describe('Node SDK against the real collector', () => {
   it('closeAndFlush delivers every call of every type and says so', async () => {
-    const analytics = new Analytics({ writeKey: collector.writeKey, host: collector.url, flushAt: 50, flushOnExit: false });
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: collector.url,
+      flushAt: 50,
+      flushOnExit: false,
+    });
     const ids: string[] = [];
     analytics.on('flush', ({ messageIds }) => ids.push(...messageIds));
     for (let i = 0; i < 300; i++) {
@@ -42,7 +47,12 @@ describe('Node SDK against the real collector', () => {
   });
 
   it('calls each callback once its event is acknowledged', async () => {
-    const analytics = new Analytics({ writeKey: collector.writeKey, host: collector.url, flushAt: 5, flushOnExit: false });
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: collector.url,
+      flushAt: 5,
+      flushOnExit: false,
+    });
     const results = await Promise.all(
       Array.from(
         { length: 12 },
@@ -72,7 +82,12 @@ describe('Node SDK against the real collector', () => {
     const errors: TributaryError[] = [];
     analytics.on('error', (e) => errors.push(e));
     for (let i = 0; i < 100; i++) {
-      analytics.track({ anonymousId: `retry-${i % 5}`, event: 'Retried', properties: { i }, messageId: `retry-503-${i}` });
+      analytics.track({
+        anonymousId: `retry-${i % 5}`,
+        event: 'Retried',
+        properties: { i },
+        messageId: `retry-503-${i}`,
+      });
       sent.push(`retry-503-${i}`);
     }
     expect((await analytics.closeAndFlush({ timeout: 10_000 })).status).toBe('flushed');
@@ -86,7 +101,14 @@ describe('Node SDK against the real collector', () => {
 
   it('resends when the answer is lost after the collector stored the batch; the messageId keeps it stored once', async () => {
     const proxy = await startProxy(collector.url, (n) => (n === 0 ? 'forward-and-cut' : n === 1 ? 'cut' : 'forward'));
-    const analytics = new Analytics({ writeKey: collector.writeKey, host: proxy.url, flushAt: 10, retry: fast, flushOnExit: false, concurrency: 1 });
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: proxy.url,
+      flushAt: 10,
+      retry: fast,
+      flushOnExit: false,
+      concurrency: 1,
+    });
     const sent = Array.from({ length: 10 }, (_, i) => `lost-answer-${i}`);
     for (const id of sent) analytics.track({ userId: 'lost-answer-user', event: 'Lost Answer', messageId: id });
     expect((await analytics.closeAndFlush({ timeout: 10_000 })).status).toBe('flushed');
@@ -96,14 +118,19 @@ describe('Node SDK against the real collector', () => {
   });
 
   it('drops only the event the collector refuses and reports it; the rest of the batch is delivered', async () => {
-    const analytics = new Analytics({ writeKey: collector.writeKey, host: collector.url, flushAt: 10, flushOnExit: false });
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: collector.url,
+      flushAt: 10,
+      flushOnExit: false,
+    });
     const errors: TributaryError[] = [];
     analytics.on('error', (e) => errors.push(e));
     const ids = Array.from({ length: 10 }, (_, i) => `refused-${i}`);
-    ids.forEach((id, i) =>
+    for (const [i, id] of ids.entries()) {
       // The collector refuses a userId over 512 characters with a 400 naming `batch.3.userId`.
-      analytics.track({ userId: i === 3 ? 'x'.repeat(600) : 'refused-user', event: 'Maybe', messageId: id }),
-    );
+      analytics.track({ userId: i === 3 ? 'x'.repeat(600) : 'refused-user', event: 'Maybe', messageId: id });
+    }
     expect((await analytics.closeAndFlush({ timeout: 10_000 })).status).toBe('flushed');
     expect(errors).toHaveLength(1);
     expect(isTributaryError(errors[0])).toBe(true);
@@ -113,7 +140,13 @@ describe('Node SDK against the real collector', () => {
 
   it('gives up after maxRetries and says so; closeAndFlush reports a timeout when the collector is unreachable', async () => {
     const proxy = await startProxy(collector.url, () => ({ status: 500 }));
-    const analytics = new Analytics({ writeKey: collector.writeKey, host: proxy.url, maxRetries: 2, retry: fast, flushOnExit: false });
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: proxy.url,
+      maxRetries: 2,
+      retry: fast,
+      flushOnExit: false,
+    });
     const errors: TributaryError[] = [];
     analytics.on('error', (e) => errors.push(e));
     analytics.track({ userId: 'u', event: 'Doomed', messageId: 'doomed-1' });
@@ -122,13 +155,25 @@ describe('Node SDK against the real collector', () => {
     expect(errors.map((e) => e.code)).toEqual(['retries_exhausted']);
     await proxy.close();
 
-    const dead = new Analytics({ writeKey: collector.writeKey, host: proxy.url, maxRetries: 100, retry: { minDelay: 50, maxDelay: 50 }, flushOnExit: false });
+    const dead = new Analytics({
+      writeKey: collector.writeKey,
+      host: proxy.url,
+      maxRetries: 100,
+      retry: { minDelay: 50, maxDelay: 50 },
+      flushOnExit: false,
+    });
     dead.track({ userId: 'u', event: 'Never' });
     expect(await dead.closeAndFlush({ timeout: 300 })).toEqual({ status: 'timeout', pending: 1 });
   });
 
   it('bounds its queue, dropping the oldest with an error; refuses calls without an identity', async () => {
-    const analytics = new Analytics({ writeKey: collector.writeKey, host: 'http://127.0.0.1:9', maxQueueSize: 5, flushAt: 1000, flushOnExit: false });
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: 'http://127.0.0.1:9',
+      maxQueueSize: 5,
+      flushAt: 1000,
+      flushOnExit: false,
+    });
     const errors: TributaryError[] = [];
     analytics.on('error', (e) => errors.push(e));
     for (let i = 0; i < 8; i++) analytics.track({ userId: 'u', event: 'Over', messageId: `over-${i}` });

@@ -37,10 +37,7 @@ const idsOf = (body: string): string[] => {
  * A real HTTP proxy in front of the collector that misbehaves on request: 503s, cut connections,
  * lost answers. What is outside the system (the network, a load balancer) is what it stands for.
  */
-export async function startProxy(
-  target: string,
-  script: (n: number, req: IncomingMessage) => Action,
-): Promise<Proxy> {
+export async function startProxy(target: string, script: (n: number, req: IncomingMessage) => Action): Promise<Proxy> {
   const requests: Proxy['requests'] = [];
   let n = 0;
   const server = createServer(async (req, res) => {

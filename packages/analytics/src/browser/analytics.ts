@@ -46,7 +46,12 @@ export interface Analytics {
   /** Records an action. `options.eventType` names the spec event type (`'PURCHASE'` ...). */
   track(event: string, properties?: Properties, options?: CallOptions): void;
   /** Records a page view; the page's url, path, title, referrer and search are filled in. */
-  page(category?: string | Properties, name?: string | Properties, properties?: Properties | CallOptions, options?: CallOptions): void;
+  page(
+    category?: string | Properties,
+    name?: string | Properties,
+    properties?: Properties | CallOptions,
+    options?: CallOptions,
+  ): void;
   /** Says who the visitor is; the userId and traits are remembered for later events. */
   identify(userId?: string | Properties, traits?: Properties | CallOptions, options?: CallOptions): void;
   /** Associates the visitor with a company, account or team. */
@@ -114,8 +119,8 @@ export function createAnalytics(options: BrowserOptions): Analytics {
   const queue = new IdbQueue(
     `tributary-${o.writeKey}`,
     o.maxQueueSize,
-    (dropped) => report('queue_overflow', 'Queue full: dropped the oldest events', dropped),
-    (e) => report('storage', `IndexedDB failed, using memory: ${e}`),
+    (dropped) => report('queue_overflow', 'Queue full: oldest dropped', dropped),
+    (e) => report('storage', `IndexedDB: ${e}`),
   );
   const delivery = new Delivery({
     queue,
@@ -153,11 +158,17 @@ export function createAnalytics(options: BrowserOptions): Analytics {
   const call = (type: CallType, fields: CallFields, callOptions?: CallOptions, always = false) => {
     if (state === 'no' && !always) return;
     const user = identity.user();
-    const built = buildEvent(type, fields, { anonymousId: user.anonymousId, userId: user.userId ?? undefined }, context(), callOptions);
+    const built = buildEvent(
+      type,
+      fields,
+      { anonymousId: user.anonymousId, userId: user.userId ?? undefined },
+      context(),
+      callOptions,
+    );
     const event = applyPlugins(o.plugins, built);
     if (!event) return;
     if (eventBytes(event) > MAX_EVENT_BYTES) {
-      report('event_too_large', 'Event over 32 KB, not sent', [event.messageId]);
+      report('event_too_large', 'Event over 32 KB', [event.messageId]);
       return;
     }
     if (state === 'pending') {
@@ -175,15 +186,17 @@ export function createAnalytics(options: BrowserOptions): Analytics {
       const partIds = part.map((e) => e.messageId);
       for (const id of partIds) keptAlive.add(id);
       queue.hold(partIds);
-      unloadTransport(url, batchBody(part, o.writeKey)).then(
-        (res) => {
-          if (res.status >= 200 && res.status < 300) return queue.ack(partIds);
-          queue.release(partIds);
-        },
-        () => queue.release(partIds),
-      ).finally(() => {
-        for (const id of partIds) keptAlive.delete(id);
-      });
+      unloadTransport(url, batchBody(part, o.writeKey))
+        .then(
+          (res) => {
+            if (res.status >= 200 && res.status < 300) return queue.ack(partIds);
+            queue.release(partIds);
+          },
+          () => queue.release(partIds),
+        )
+        .finally(() => {
+          for (const id of partIds) keptAlive.delete(id);
+        });
     }
   };
   addEventListener('pagehide', sendBeforeLeaving);
@@ -194,7 +207,9 @@ export function createAnalytics(options: BrowserOptions): Analytics {
 
   // Opening IndexedDB creates it, so a visitor who has not consented does not get even an empty one.
   const ready =
-    state === 'yes' ? queue.lease(0).then(() => void delivery.flush()) /* what earlier pages left */ : Promise.resolve();
+    state === 'yes'
+      ? queue.lease(0).then(() => void delivery.flush()) /* what earlier pages left */
+      : Promise.resolve();
 
   const analytics: Analytics = {
     track(event, properties, callOptions) {
@@ -208,11 +223,9 @@ export function createAnalytics(options: BrowserOptions): Analytics {
       call('page', { category: cat, name: pageName, properties: { ...pageProperties(), ...props } }, opts);
     },
     identify(userId, traits, callOptions) {
-      const [id, t, opts] = (typeof userId === 'object' ? [undefined, userId, traits] : [userId, traits, callOptions]) as [
-        string?,
-        Properties?,
-        CallOptions?,
-      ];
+      const [id, t, opts] = (
+        typeof userId === 'object' ? [undefined, userId, traits] : [userId, traits, callOptions]
+      ) as [string?, Properties?, CallOptions?];
       if (state === 'no') return;
       const user = identity.identify(id, t);
       call('identify', { traits: user.traits }, opts);
@@ -242,7 +255,7 @@ export function createAnalytics(options: BrowserOptions): Analytics {
         ids.discard();
         data.discard();
         preConsent = [];
-        if (state === 'no') void queue.clear();
+        if (state === 'no' && before === 'yes') void queue.clear(); // never opened before consent
       }
       // The collector records the choice from this event; a visitor who never consented is never sent anything.
       if (state === 'yes' || before === 'yes') {

@@ -37,12 +37,8 @@ export function browserContext(): Properties {
     userAgent: navigator.userAgent,
     locale: navigator.language,
     screen: { width: screen.width, height: screen.height, density: devicePixelRatio },
+    timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   };
-  try {
-    ctx.timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  } catch {
-    // Very old engines: no timezone.
-  }
   const c = campaign();
   if (c) ctx.campaign = c;
   return ctx;

@@ -1,6 +1,7 @@
+/** biome-ignore-all lint: the snippet is ES5 on purpose (it runs before anything else, in any browser); terser minifies it. */
 // The script-tag snippet, minified at build time into dist/snippet.min.js (the README shows it ready to paste).
 // It defines a stub `window.analytics` that queues calls, and `analytics.load(writeKey, { host })` loads the
-// library from the collector, which replays the queued calls in order. ES5: it runs before anything else.
+// library from the collector, which replays the queued calls in order.
 var analytics = (window.analytics = window.analytics || []);
 if (!analytics.initialized && !analytics.invoked) {
   analytics.invoked = true;

@@ -1,3 +1,4 @@
+/** biome-ignore-all lint/suspicious/noDocumentCookie: the Cookie Store API is missing in Safari and Firefox; document.cookie works everywhere. */
 import { type KeyValueStore, memoryStore } from '../core/storage';
 
 const YEAR = 365 * 24 * 3600;

@@ -185,7 +185,13 @@ export class Delivery {
       const bad = batch[index];
       const message = `Refused (${status}): ${text}`;
       const refused = bad ? [bad] : batch;
-      await this.#drop(refused, new TributaryError('rejected', message, { messageIds: refused.map((e) => e.messageId), ...(status ? { status } : {}) }));
+      await this.#drop(
+        refused,
+        new TributaryError('rejected', message, {
+          messageIds: refused.map((e) => e.messageId),
+          ...(status ? { status } : {}),
+        }),
+      );
       if (bad) queue.release(ids.filter((id) => id !== bad.messageId));
       return 'sent';
     }
@@ -201,10 +207,14 @@ export class Delivery {
     if (exhausted.length) {
       await this.#drop(
         exhausted,
-        new TributaryError('retries_exhausted', `Gave up after ${this.#o.maxRetries} retries (${status ?? 'no answer'})`, {
-          messageIds: exhausted.map((e) => e.messageId),
-          ...(status ? { status } : {}),
-        }),
+        new TributaryError(
+          'retries_exhausted',
+          `Gave up after ${this.#o.maxRetries} retries (${status ?? 'no answer'})`,
+          {
+            messageIds: exhausted.map((e) => e.messageId),
+            ...(status ? { status } : {}),
+          },
+        ),
       );
     }
     queue.release(again);

@@ -5,7 +5,14 @@ describe('buildEvent', () => {
   const now = new Date('2024-03-01T12:00:00.000Z');
 
   it('builds a Segment-spec track with a fresh messageId, the time, the IDs and the context', () => {
-    const a = buildEvent('track', { event: 'Signed Up', properties: { plan: 'pro' } }, { anonymousId: 'a1', userId: 'u1' }, { locale: 'en' }, {}, now);
+    const a = buildEvent(
+      'track',
+      { event: 'Signed Up', properties: { plan: 'pro' } },
+      { anonymousId: 'a1', userId: 'u1' },
+      { locale: 'en' },
+      {},
+      now,
+    );
     const b = buildEvent('track', { event: 'Signed Up' }, { anonymousId: 'a1' }, {}, {}, now);
     expect(a).toMatchObject({
       type: 'track',
@@ -27,7 +34,13 @@ describe('buildEvent', () => {
       { event: 'Order Completed' },
       { anonymousId: 'a1', userId: 'u1' },
       { page: { path: '/', title: 'Home' } },
-      { eventType: 'PURCHASE', timestamp: '2024-01-01T00:00:00Z', context: { page: { title: 'Cart' } }, userId: 'u2', messageId: 'mine' },
+      {
+        eventType: 'PURCHASE',
+        timestamp: '2024-01-01T00:00:00Z',
+        context: { page: { title: 'Cart' } },
+        userId: 'u2',
+        messageId: 'mine',
+      },
       now,
     );
     expect(e).toMatchObject({
@@ -37,11 +50,18 @@ describe('buildEvent', () => {
       userId: 'u2',
       messageId: 'mine',
     });
-    expect(buildEvent('page', { name: 'Home' }, { anonymousId: 'a' }, {}, { eventType: 'PURCHASE' }).eventType).toBeUndefined();
+    expect(
+      buildEvent('page', { name: 'Home' }, { anonymousId: 'a' }, {}, { eventType: 'PURCHASE' }).eventType,
+    ).toBeUndefined();
   });
 
   it('leaves out fields that were not given', () => {
-    const e = buildEvent('page', { name: undefined, category: undefined, properties: { path: '/' } }, { anonymousId: 'a' }, {});
+    const e = buildEvent(
+      'page',
+      { name: undefined, category: undefined, properties: { path: '/' } },
+      { anonymousId: 'a' },
+      {},
+    );
     expect(Object.keys(e).sort()).toEqual(['anonymousId', 'context', 'messageId', 'properties', 'timestamp', 'type']);
   });
 });

@@ -21,9 +21,10 @@ export type CallType = 'track' | 'identify' | 'page' | 'screen' | 'group' | 'ali
 
 /**
  * One Segment-spec call as it travels to `POST /v1/batch`. The test `wire-types.test.ts` checks
- * it against the collector's schema types in `@tributary/spec`.
+ * it against the collector's schema types in `@tributary/spec` (a type alias, not an interface, so it is
+ * assignable to the schema's open index signature).
  */
-export interface WireEvent {
+export type WireEvent = {
   type: CallType;
   messageId: string;
   anonymousId?: string;
@@ -41,7 +42,7 @@ export interface WireEvent {
   groupId?: string;
   previousId?: string;
   integrations?: Record<string, unknown>;
-}
+};
 
 /** What every call may carry besides its own fields. */
 export interface CallOptions {

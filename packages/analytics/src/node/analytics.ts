@@ -95,7 +95,9 @@ export class Analytics {
     this.#queue = new MemoryQueue(o.maxQueueSize, (dropped) =>
       this.#settle(
         dropped,
-        new TributaryError('queue_overflow', `The queue was full: dropped the ${dropped.length} oldest events`, { messageIds: dropped }),
+        new TributaryError('queue_overflow', `The queue was full: dropped the ${dropped.length} oldest events`, {
+          messageIds: dropped,
+        }),
         true,
       ),
     );
@@ -138,13 +140,19 @@ export class Analytics {
     if (this.#closed) return fail(`${type} after closeAndFlush(): the client is closed`);
     if (!params.userId && !params.anonymousId) return fail(`${type} needs a userId or an anonymousId`);
     const { userId, anonymousId, timestamp, context, messageId, integrations, eventType } = params;
-    const built = buildEvent(type, fields, { userId, anonymousId }, { library: LIBRARY }, {
-      ...(eventType ? { eventType } : {}),
-      ...(timestamp ? { timestamp } : {}),
-      ...(context ? { context } : {}),
-      ...(messageId ? { messageId } : {}),
-      ...(integrations ? { integrations } : {}),
-    });
+    const built = buildEvent(
+      type,
+      fields,
+      { userId, anonymousId },
+      { library: LIBRARY },
+      {
+        ...(eventType ? { eventType } : {}),
+        ...(timestamp ? { timestamp } : {}),
+        ...(context ? { context } : {}),
+        ...(messageId ? { messageId } : {}),
+        ...(integrations ? { integrations } : {}),
+      },
+    );
     const event = this.#plugins.length ? applyPlugins(this.#plugins, built) : built;
     if (!event) return callback?.();
     if (eventBytes(event) > MAX_EVENT_BYTES) return fail(`A ${type} event is larger than 32 KB`);

@@ -16,3 +16,4 @@ export {
   type TrackParams,
   type Who,
 } from './analytics';
+export { userHash } from './user-hash';

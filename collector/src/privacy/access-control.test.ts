@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { identifyCustomer } from '../../test/customers';
+import { testDatabases } from '../../test/databases';
+import { useApp } from '../../test/harness';
+import { userHash } from './identity-verification';
+
+const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+const bearer = (key: string) => `Bearer ${key}`;
+
+describe.each(testDatabases)('keys and access control on $name', (db) => {
+  const h = useApp(db);
+
+  const createKey = async (body: Record<string, unknown>) => {
+    const res = await h.call('POST', '/api/v1/admin/keys', body);
+    expect(res.status).toBe(201);
+    return res.json();
+  };
+
+  it('creates keys whose secret is shown once and lists them by id and prefix only', async () => {
+    const created = await createKey({ kind: 'read', name: 'analyst' });
+    expect(created.secret).toMatch(/^rk_/);
+    const list = await (await h.call('GET', '/api/v1/admin/keys?limit=100')).json();
+    const listed = list.keys.find((k: { id: string }) => k.id === created.id);
+    expect(listed).toMatchObject({ kind: 'read', name: 'analyst', prefix: created.secret.slice(0, 10) });
+    expect(JSON.stringify(list)).not.toContain(created.secret);
+  });
+
+  it('lets a read key read but not change, and keeps the admin API for admin keys', async () => {
+    const { secret } = await createKey({ kind: 'read' });
+    const customerId = await identifyCustomer(h, `reader-${crypto.randomUUID()}`);
+    expect((await h.call('GET', `/api/v1/cdp/traits/${customerId}`, undefined, bearer(secret))).status).toBe(200);
+    const write = await h.call(
+      'POST',
+      `/api/v1/cdp/traits/${customerId}`,
+      { traitKey: 'x', traitValue: 1, traitType: 'BEHAVIORAL' },
+      bearer(secret),
+    );
+    expect(write.status).toBe(403);
+    expect((await h.call('GET', '/api/v1/admin/keys', undefined, bearer(secret))).status).toBe(403);
+  });
+
+  it('refuses a write key on the read and admin APIs', async () => {
+    const { secret } = await createKey({ kind: 'write' });
+    expect((await h.call('GET', '/api/v1/cdp/events', undefined, bearer(secret))).status).toBe(403);
+    expect((await h.call('GET', '/api/v1/admin/audit', undefined, bearer(secret))).status).toBe(403);
+    expect((await h.call('POST', '/v1/track', { anonymousId: 'a', event: 'e' }, basic(secret))).status).toBe(200);
+  });
+
+  it('stops a revoked key at once', async () => {
+    const { id, secret } = await createKey({ kind: 'admin' });
+    expect((await h.call('GET', '/api/v1/cdp/events', undefined, bearer(secret))).status).toBe(200);
+    expect((await h.call('DELETE', `/api/v1/admin/keys/${id}`)).status).toBe(200);
+    expect((await h.call('GET', '/api/v1/cdp/events', undefined, bearer(secret))).status).toBe(401);
+    expect((await h.call('DELETE', `/api/v1/admin/keys/${crypto.randomUUID()}`)).status).toBe(404);
+    expect((await h.call('DELETE', '/api/v1/admin/keys/not-a-uuid')).status).toBe(400);
+  });
+
+  describe('identity verification', () => {
+    it('refuses an unsigned or wrongly signed identify and accepts a signed one', async () => {
+      const key = await createKey({ kind: 'write', identityVerification: true });
+      expect(key.verificationSecret).toMatch(/^vs_/);
+      const userId = `verified-${crypto.randomUUID()}`;
+      const anonymousId = crypto.randomUUID();
+      const send = (context: Record<string, unknown>) =>
+        h.call('POST', '/v1/identify', { userId, anonymousId, context }, basic(key.secret));
+
+      const unsigned = await send({});
+      expect(unsigned.status).toBe(403);
+      expect((await unsigned.json()).error.issues[0].path).toBe('context.userHash');
+      expect((await send({ userHash: userHash('vs_not_the_secret', userId) })).status).toBe(403);
+      expect((await send({ userHash: userHash(key.verificationSecret, userId) })).status).toBe(200);
+
+      const resolved = await h.call(
+        'GET',
+        `/api/v1/cdp/identity/resolve?identityType=COOKIE_ID&identityValue=${anonymousId}`,
+      );
+      expect(resolved.status).toBe(200);
+    });
+
+    it('stores an unsigned track naming a userId but does not let it link the visitor', async () => {
+      const key = await createKey({ kind: 'write', identityVerification: true });
+      const victim = `victim-${crypto.randomUUID()}`;
+      await h.call(
+        'POST',
+        '/v1/identify',
+        { userId: victim, context: { userHash: userHash(key.verificationSecret, victim) } },
+        basic(key.secret),
+      );
+      const attacker = crypto.randomUUID();
+      const res = await h.call(
+        'POST',
+        '/v1/track',
+        { userId: victim, anonymousId: attacker, event: 'e' },
+        basic(key.secret),
+      );
+      expect(res.status).toBe(200);
+      const resolved = await h.call(
+        'GET',
+        `/api/v1/cdp/identity/resolve?identityType=COOKIE_ID&identityValue=${attacker}`,
+      );
+      expect(resolved.status).toBe(404);
+    });
+  });
+});
+
+describe.each(testDatabases)('rate limits on $name', (db) => {
+  const h = useApp(db, { RATE_LIMIT_PER_SECOND: 3 });
+
+  it('answers 429 with Retry-After once a key is over its rate', async () => {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const res = await h.send('track', { anonymousId: 'a', event: 'e' });
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+    }
+    expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
+    expect(statuses).toContain(429);
+    expect(retryAfter).toMatch(/^\d+$/);
+    // Another key has its own budget.
+    expect((await h.call('GET', '/api/v1/cdp/events?limit=1')).status).toBe(200);
+  });
+});
