@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { createApp } from '../src/app';
 import { testConfig } from '../src/config';
 import { openPostgres } from '../src/db/client';
+import { blindIndex } from '../src/privacy/encryption';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CUSTOMERS = 100_000;
@@ -183,11 +184,15 @@ async function main() {
       const times: number[] = [];
       for (let k = 0; k < 3; k++) {
         const tag = `stitch-${size}-${k}`;
+        // Lookups go through the blind index, so the rows get the hash the collector would have written.
+        const userHash = blindIndex(app.keyring, 'EXTERNAL_ID', `${tag}-user`);
+        const anonHash = blindIndex(app.keyring, 'COOKIE_ID', `${tag}-anon`);
         await sql.unsafe(`
           with known as (insert into customers default values returning id),
             anon as (insert into customers default values returning id),
-            ids as (insert into customer_identities (customer_id, identity_type, identity_value)
-              select id, 'EXTERNAL_ID'::identity_type, '${tag}-user' from known union all select id, 'COOKIE_ID'::identity_type, '${tag}-anon' from anon)
+            ids as (insert into customer_identities (customer_id, identity_type, identity_value, value_hash)
+              select id, 'EXTERNAL_ID'::identity_type, '${tag}-user', '${userHash}' from known
+              union all select id, 'COOKIE_ID'::identity_type, '${tag}-anon', '${anonHash}' from anon)
           insert into customer_events (message_id, anonymous_id, call_type, event_type, event_name, timestamp, received_at)
           select '${tag}-' || i, '${tag}-anon', 'page', 'PAGE_VIEW', 'Page', now() - make_interval(secs => i), now()
           from generate_series(1, ${size}) i`);

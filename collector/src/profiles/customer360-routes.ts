@@ -13,6 +13,7 @@ import type { Metrics } from '../http/metrics';
 import { timed } from '../http/metrics';
 import { cdpRouter, jsonContent } from '../http/openapi-app';
 import type { Keyring } from '../privacy/encryption';
+import { requireProfilingConsent } from '../privacy/profiling-consent';
 import { customerRef } from './customer-ref';
 import { customer360, recomputeEngagement, recomputeLifetimeValue } from './customer360';
 import { writeEngagementTraits } from './engagement-traits';
@@ -91,18 +92,21 @@ export function customer360Routes(deps: Customer360RoutesDeps) {
     })
     .openapi(engagementRoute, async (c) => {
       const customer = await requireCustomer(db, c.req.valid('param').customerId);
+      await requireProfilingConsent(db, customer.id);
       const { score } = await recomputeEngagement(deps, customer.id);
       refresher.touchCustomer(customer.id);
       return c.json({ ...customerRef(customer), engagementScore: score }, 200);
     })
     .openapi(ltvRoute, async (c) => {
       const customer = await requireCustomer(db, c.req.valid('param').customerId);
+      await requireProfilingConsent(db, customer.id);
       const lifetimeValue = await recomputeLifetimeValue(deps, customer);
       refresher.touchCustomer(customer.id);
       return c.json({ ...customerRef(customer), lifetimeValue }, 200);
     })
     .openapi(engagementTraitsRoute, async (c) => {
       const customer = await requireCustomer(db, c.req.valid('param').customerId);
+      await requireProfilingConsent(db, customer.id);
       const now = new Date();
       const result = await timed(metrics, 'engagement_traits', async () => {
         const { score, inputs } = await recomputeEngagement(deps, customer.id, now);

@@ -12,13 +12,14 @@ import {
   customerSegments,
   customerTraits,
 } from '../db/schema';
-import { eventsOfCustomer } from '../events/customer-events';
+import { newestEventsOfCustomer } from '../events/customer-events';
 import { toEventResponse } from '../events/event-response';
 import type { Metrics } from '../http/metrics';
 import { timed } from '../http/metrics';
 import { toIdentityResponse } from '../identity/identity-response';
 import type { Keyring } from '../privacy/encryption';
 import { openProfile } from '../privacy/personal-data';
+import { profilingRevoked } from '../privacy/profiling-consent';
 import { toConsentResponse } from './consent-response';
 import { toCustomerSummary } from './customer-ref';
 import { computeEngagementScore, toEngagementResponse } from './engagement-score';
@@ -98,7 +99,7 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
     db
       .select()
       .from(customerEvents)
-      .where(eventsOfCustomer(cid))
+      .where(newestEventsOfCustomer(cid, RECENT_EVENTS))
       .orderBy(desc(customerEvents.timestamp), desc(customerEvents.id))
       .limit(RECENT_EVENTS),
     journeyStepsQuery(db, cid),
@@ -106,11 +107,13 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
 
   // The newest event by arrival: a late event with an old timestamp also makes derived data stale.
   const newestEventAt = events.reduce<Date | null>((m, e) => (!m || e.receivedAt > m ? e.receivedAt : m), null);
-  let engagementScore: EngagementScore | null = engagement[0] ? toEngagementResponse(engagement[0]) : null;
-  let lifetimeValue: LifetimeValue | null = ltv[0] ? toLifetimeValueResponse(ltv[0]) : null;
+  // Revoked PERSONALIZATION or PROFILING: nothing computed about the customer is computed or shown.
+  const computing = !profilingRevoked(consents);
+  let engagementScore: EngagementScore | null = computing && engagement[0] ? toEngagementResponse(engagement[0]) : null;
+  let lifetimeValue: LifetimeValue | null = computing && ltv[0] ? toLifetimeValueResponse(ltv[0]) : null;
   let journey = steps;
-  const staleEngagement = isStale(engagement[0]?.computedAt, newestEventAt, now);
-  const staleLtv = isStale(ltv[0]?.computedAt, newestEventAt, now);
+  const staleEngagement = computing && isStale(engagement[0]?.computedAt, newestEventAt, now);
+  const staleLtv = computing && isStale(ltv[0]?.computedAt, newestEventAt, now);
   if (staleEngagement || staleLtv) {
     const [fresh, freshLtv] = await Promise.all([
       staleEngagement ? recomputeEngagement(deps, cid, now) : null,
@@ -137,7 +140,7 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
         }
       : null,
     identities: identities.map((i) => toIdentityResponse(i, keyring)),
-    traits: traits.map((t) => toTraitResponse(t, keyring)),
+    traits: traits.filter((t) => computing || t.source !== 'computed').map((t) => toTraitResponse(t, keyring)),
     segments: segments.map(({ membership, segment }) => ({
       id: segment.id,
       name: segment.name,

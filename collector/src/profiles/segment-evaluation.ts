@@ -2,6 +2,7 @@ import type { SegmentRule } from '@tributary/spec';
 import { count, eq, sql } from 'drizzle-orm';
 import { type Db, queryRows, type Tx } from '../db/client';
 import { customerSegmentMemberships, customerSegments } from '../db/schema';
+import { profilingAllowed } from '../privacy/profiling-consent';
 import { rfmScores } from './rfm';
 import { compileRule } from './segment-rules';
 import { toNumber } from './sql-values';
@@ -45,7 +46,8 @@ export async function evaluateSegment(
       const [row] = await queryRows<Record<string, unknown>>(
         tx,
         sql`with matched as (
-            select c.id from customers c where c.merged_into_id is null ${only} and coalesce(${compileRule(rule, now)}, false)
+            select c.id from customers c where c.merged_into_id is null ${only} and ${profilingAllowed(sql`c.id`)}
+              and coalesce(${compileRule(rule, now)}, false)
           ), removed as (
             delete from customer_segment_memberships m
             where m.segment_id = ${segment.id} ${onlyMembers} and m.customer_id not in (select id from matched)
@@ -82,7 +84,18 @@ export async function refreshMemberCount(db: Db | Tx, segmentId: string, evaluat
 
 /** Members are the buyers in the named cells (all buyers when none are named), their scores in `metadata`. */
 async function evaluateRfm(tx: Tx, segmentId: string, cells: readonly string[] | undefined, now: Date) {
-  const scores = (await rfmScores(tx, now)).filter((s) => !cells || cells.includes(s.cell));
+  const revoked = new Set(
+    (
+      await queryRows<{ id: string }>(
+        tx,
+        sql`select distinct customer_id as id from customer_consents
+            where consent_type in ('PERSONALIZATION', 'PROFILING') and granted = false`,
+      )
+    ).map((r) => r.id),
+  );
+  const scores = (await rfmScores(tx, now)).filter(
+    (s) => (!cells || cells.includes(s.cell)) && !revoked.has(s.customerId),
+  );
   const members = scores.map((s) => ({
     customerId: s.customerId,
     metadata: {
