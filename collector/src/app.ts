@@ -32,14 +32,16 @@ export interface AppDeps {
   config: Config;
   /** Encryption keys; by default from the config (or DATA_DIR/secrets.json). */
   keyring?: Keyring;
+  /** Where the audit trail journals entries until they are in the database (the server sets it). */
+  auditJournalPath?: string;
 }
 
 /** The collector as a Hono app: no process globals, so tests build as many as they like. */
-export function createApp({ database, config, keyring = loadKeyring(config) }: AppDeps) {
+export function createApp({ database, config, keyring = loadKeyring(config), auditJournalPath }: AppDeps) {
   const { db } = database;
   const keys = new KeyStore(db, config, keyring);
   const metrics = createMetrics();
-  const audit = new AuditTrail(db);
+  const audit = new AuditTrail(db, auditJournalPath ? { journalPath: auditJournalPath } : {});
   const suppressions = new SuppressionList(db, keyring);
   const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
   const writer = new BatchWriter(db, {

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { loadConfig } from './config';
@@ -18,7 +20,10 @@ async function main() {
   const database = await openDatabase(config);
   await database.migrate();
   const keyring = loadKeyring(config, (line) => console.log(line));
-  const app = createApp({ database, config, keyring });
+  mkdirSync(config.DATA_DIR, { recursive: true });
+  const app = createApp({ database, config, keyring, auditJournalPath: join(config.DATA_DIR, 'audit-journal.ndjson') });
+  const recovered = await app.audit.recover();
+  if (recovered) console.log(`Audit trail: stored ${recovered} entries journaled before the last stop`);
   await app.suppressions.reload();
   app.suppressions.start();
   const traitCleanup = startTraitCleanup(database.db);

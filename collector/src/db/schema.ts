@@ -400,6 +400,8 @@ export const auditLog = pgTable(
   'audit_log',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    /** Set when the entry is recorded, so replaying the crash journal never stores it twice. */
+    entryId: uuid('entry_id').unique(),
     keyId: text('key_id').notNull(),
     action: text('action').notNull(),
     customerId: uuid('customer_id'),

@@ -99,3 +99,7 @@ export function errorResponse(err: unknown, c: Context) {
   console.error(err);
   return c.json({ error: { code: 'internal', message: 'Internal server error' } }, 500);
 }
+
+/** One line for logs: a driver error's own message rather than Drizzle's whole query and parameters. */
+export const errorSummary = (e: unknown): string =>
+  String((e as { cause?: { message?: unknown } })?.cause?.message ?? (e as Error)?.message ?? e).slice(0, 300);

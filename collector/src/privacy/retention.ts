@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../db/client';
 import { retentionPolicies } from '../db/schema';
+import { errorSummary } from '../http/errors';
 
 export interface RetentionOptions {
   /** Rows deleted per statement: small enough that no lock is held long enough to stall ingestion. */
@@ -44,7 +45,7 @@ export function startRetention(db: Db, intervalSeconds: number) {
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     running ??= runRetention(db)
-      .catch((e) => console.error('retention run failed', (e as Error).message))
+      .catch((e) => console.error(`retention run failed: ${errorSummary(e)}`))
       .finally(() => {
         running = undefined;
       });

@@ -2,6 +2,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { type Db, queryRows } from '../db/client';
 import { customerSegments } from '../db/schema';
+import { errorSummary } from '../http/errors';
 import type { IngestBatch } from '../ingest/event-row';
 import { evaluateSegment } from './segment-evaluation';
 
@@ -34,7 +35,7 @@ export class SegmentRefresher {
     this.#db = db;
     this.#options = {
       delayMs: 100,
-      onError: (err) => console.error('segment refresh failed', err),
+      onError: (err) => console.error(`segment refresh failed: ${errorSummary(err)}`),
       ...options,
     } satisfies Required<SegmentRefreshOptions>;
   }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../db/client';
+import { errorSummary } from '../http/errors';
 
 export interface TraitCleanupOptions {
   /** Rows deleted per statement: small enough that no statement holds locks for long. */
@@ -49,7 +50,7 @@ export function startTraitCleanup(
   const tick = () => {
     if (running) return;
     running = deleteExpiredTraits(db, batches)
-      .catch((e: unknown) => console.error('expired trait cleanup failed:', e))
+      .catch((e: unknown) => console.error(`expired trait cleanup failed: ${errorSummary(e)}`))
       .finally(() => {
         running = null;
       });
