@@ -44,7 +44,10 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const audit = new AuditTrail(db, auditJournalPath ? { journalPath: auditJournalPath } : {});
   const suppressions = new SuppressionList(db, keyring);
   const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
+  // Rule segments follow ingested data: a committed flush names the identifiers, the refresher evaluates later.
+  const refresher = new SegmentRefresher(db);
   const writer = new BatchWriter(db, {
+    onCommitted: (batches) => refresher.touchBatches(batches),
     keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     concurrency: database.kind === 'postgres' ? 2 : 1,
@@ -57,9 +60,6 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
       metrics.identityResolution.inc({ operation: 'stitch', outcome: customerId ? 'linked' : 'none' }),
   });
   writer.addHook(consentIngestHook());
-  // Rule segments follow ingested data: the flush names the identifiers, the refresher evaluates later.
-  const refresher = new SegmentRefresher(db);
-  writer.addHook(async (_tx, batches) => refresher.touchBatches(batches));
   const models = new PopulationModelCache();
 
   const app = new OpenAPIHono<AuthEnv>();

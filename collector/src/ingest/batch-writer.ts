@@ -21,6 +21,8 @@ export interface BatchWriterOptions {
    * flush copies its rows while the first commits.
    */
   concurrency?: number;
+  /** Told what each flush stored once it is committed (work that must see the data, off the commit path). */
+  onCommitted?: (batches: readonly IngestBatch[]) => void;
   /** Told the outcome of each identity link (null: nothing linked), for metrics. */
   onLinked?: (link: LinkOp, customerId: string | null) => void;
 }
@@ -80,6 +82,7 @@ export class BatchWriter {
       defaultPhoneCountry: 'US',
       hooks: [],
       onLinked: () => {},
+      onCommitted: () => {},
       selectDropped: async () => new Set(),
       concurrency: 1,
       ...options,
@@ -157,6 +160,7 @@ export class BatchWriter {
       }
       for (const hook of this.#options.hooks) await hook(tx, batches);
     });
+    this.#options.onCommitted(batches);
     this.stats.commits++;
     this.stats.rows += rows.length - dropped;
     this.stats.dropped += dropped;
