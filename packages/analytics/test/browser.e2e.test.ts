@@ -50,7 +50,7 @@ interface Row {
 const rowsOf = (anonymousId: string) =>
   collector.query<Row>(
     `select message_id, call_type, event_name, event_type, anonymous_id, user_id, session_id, context, properties
-     from customer_events where anonymous_id = '${anonymousId}' order by timestamp, received_at`,
+     from customer_events where anonymous_id = '${anonymousId}' order by timestamp, received_at, id`,
   );
 const names = (rows: Row[]) => rows.map((r) => r.event_name);
 
@@ -132,12 +132,17 @@ describe('the script tag in Chromium against the real collector', () => {
     });
     release();
     const anonymousId = await anonymousIdOf(page);
-    await poll(async () => names(await rowsOf(anonymousId))).toEqual([
-      'identify',
-      'First Queued',
-      'Second Queued',
-      'Page Viewed',
-    ]);
+    const expected = ['identify', 'First Queued', 'Second Queued', 'Page Viewed'];
+    await poll(async () => names(await rowsOf(anonymousId)).sort()).toEqual([...expected].sort());
+    // The calls were made in this order, so their device timestamps never go backwards. (Storage order
+    // can differ: batches in flight at once commit in any order, and calls in one millisecond tie.)
+    const stamped = await collector.query<{ event_name: string; at: string }>(
+      `select event_name, original_timestamp::text as at from customer_events where anonymous_id = '${anonymousId}'`,
+    );
+    const at = (name: string) => Date.parse(stamped.find((r) => r.event_name === name)?.at ?? '');
+    for (let i = 1; i < expected.length; i++) {
+      expect(at(expected[i] as string)).toBeGreaterThanOrEqual(at(expected[i - 1] as string));
+    }
     const rows = await rowsOf(anonymousId);
     expect(rows.map((r) => r.user_id)).toEqual(['replay-user', 'replay-user', 'replay-user', 'replay-user']);
     await context.close();
