@@ -21,6 +21,15 @@ export interface Harness {
   send(path: string, body: unknown): Promise<JsonResponse>;
 }
 
+/** Basic auth with a key as username and no password, as Segment's libraries send the write key. */
+export const basicAuth = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
+
+/** A request to `/api/v1/cdp<path>` with the API key, answering its status and parsed body. */
+export async function callCdp(h: Harness, method: string, path: string, body?: unknown) {
+  const res = await h.call(method, `/api/v1/cdp${path}`, body);
+  return { status: res.status, body: await res.json() };
+}
+
 /** Builds an app on a fresh database for the enclosing describe block. */
 export function useApp(db: TestDatabase, overrides: Partial<Config> = {}): Harness {
   const h = {} as Harness;
@@ -38,8 +47,7 @@ export function useApp(db: TestDatabase, overrides: Partial<Config> = {}): Harne
           ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
         }),
       );
-    h.send = (path, body) =>
-      h.call('POST', `/v1/${path}`, body, `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`);
+    h.send = (path, body) => h.call('POST', `/v1/${path}`, body, basicAuth(WRITE_KEY));
   });
   afterAll(async () => {
     await h.app?.writer.idle();

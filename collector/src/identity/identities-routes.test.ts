@@ -1,17 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { identifyCustomer, insertCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
-import { useApp, WRITE_KEY } from '../../test/harness';
+import { callCdp, useApp, WRITE_KEY } from '../../test/harness';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000001';
 type Identity = { identityValue: string; isPrimary: boolean };
 
 describe.each(testDatabases)('identity API on $name', (db) => {
   const h = useApp(db);
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await h.call(method, `/api/v1/cdp${path}`, body);
-    return { status: res.status, body: await res.json() };
-  };
+  const call = (method: string, path: string, body?: unknown) => callCdp(h, method, path, body);
   const paths = (body: { error: { issues: { path: string }[] } }) => body.error.issues.map((i) => i.path);
 
   it('creates an identity with its value normalized', async () => {

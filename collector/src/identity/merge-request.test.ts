@@ -2,17 +2,12 @@ import { eq, inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { identifyCustomer, insertCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
-import { API_KEY, type Harness, useApp } from '../../test/harness';
+import { API_KEY, callCdp, type Harness, useApp } from '../../test/harness';
 import { customerMerges, customerProfiles, customers } from '../db/schema';
 import { hashKey } from '../privacy/keys';
 import { openProfile } from '../privacy/personal-data';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000002';
-
-async function call(h: Harness, method: string, path: string, body?: unknown) {
-  const res = await h.call(method, `/api/v1/cdp${path}`, body);
-  return { status: res.status, body: await res.json() };
-}
 
 /** Two customers that overlap: both have trait `plan`, consent MARKETING_EMAIL, a first name and a primary email. */
 async function twoCustomers(h: Harness, tag: string) {
@@ -23,30 +18,34 @@ async function twoCustomers(h: Harness, tag: string) {
   const target = await identifyCustomer(h, `tgt-${tag}`, {
     traits: { firstName: 'Targetta', email: `tgt-${tag}@example.com`, address: { city: 'Target City' } },
   });
-  await call(h, 'POST', `/traits/${source}/batch`, {
+  await callCdp(h, 'POST', `/traits/${source}/batch`, {
     traits: [
       { traitKey: 'plan', traitValue: 'source-plan', traitType: 'LIFECYCLE' },
       { traitKey: 'only_source', traitValue: 7, traitType: 'BEHAVIORAL' },
     ],
   });
-  await call(h, 'POST', `/traits/${target}`, { traitKey: 'plan', traitValue: 'target-plan', traitType: 'LIFECYCLE' });
-  await call(h, 'POST', `/consents/${source}`, { consentType: 'MARKETING_EMAIL', granted: true });
-  await call(h, 'POST', `/consents/${source}`, { consentType: 'PROFILING', granted: true });
-  await call(h, 'POST', `/consents/${target}`, { consentType: 'MARKETING_EMAIL', granted: false });
+  await callCdp(h, 'POST', `/traits/${target}`, {
+    traitKey: 'plan',
+    traitValue: 'target-plan',
+    traitType: 'LIFECYCLE',
+  });
+  await callCdp(h, 'POST', `/consents/${source}`, { consentType: 'MARKETING_EMAIL', granted: true });
+  await callCdp(h, 'POST', `/consents/${source}`, { consentType: 'PROFILING', granted: true });
+  await callCdp(h, 'POST', `/consents/${target}`, { consentType: 'MARKETING_EMAIL', granted: false });
   for (const [id, email] of [
     [source, `src-${tag}@example.com`],
     [target, `tgt-${tag}@example.com`],
   ] as const)
-    await call(h, 'POST', `/identities/${id}/set-primary`, { identityType: 'EMAIL', identityValue: email });
+    await callCdp(h, 'POST', `/identities/${id}/set-primary`, { identityType: 'EMAIL', identityValue: email });
   return { source, target };
 }
 
 const traitValue = async (h: Harness, id: string, key: string) =>
-  (await call(h, 'GET', `/traits/${id}/${key}`)).body.trait?.traitValue;
+  (await callCdp(h, 'GET', `/traits/${id}/${key}`)).body.trait?.traitValue;
 const consent = async (h: Harness, id: string, type: string) =>
-  (await call(h, 'GET', `/consents/${id}/${type}`)).body.consent.granted;
+  (await callCdp(h, 'GET', `/consents/${id}/${type}`)).body.consent.granted;
 const primaryEmail = async (h: Harness, id: string) =>
-  (await call(h, 'GET', `/identities/${id}?identityType=EMAIL`)).body.identities.find(
+  (await callCdp(h, 'GET', `/identities/${id}?identityType=EMAIL`)).body.identities.find(
     (i: { isPrimary: boolean }) => i.isPrimary,
   )?.identityValue;
 
@@ -55,7 +54,7 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
 
   it('"merge" moves everything and keeps the target\'s values where both have one', async () => {
     const { source, target } = await twoCustomers(h, 'm');
-    const res = await call(h, 'POST', '/identities/merge', {
+    const res = await callCdp(h, 'POST', '/identities/merge', {
       sourceCustomerId: source,
       targetCustomerId: target,
       mergeStrategy: 'merge',
@@ -72,13 +71,13 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
     expect(await consent(h, target, 'MARKETING_EMAIL')).toBe(false);
     expect(await consent(h, target, 'PROFILING')).toBe(true);
     expect(await primaryEmail(h, target)).toBe('tgt-m@example.com');
-    const ids = (await call(h, 'GET', `/identities/${target}?limit=50`)).body.identities.map(
+    const ids = (await callCdp(h, 'GET', `/identities/${target}?limit=50`)).body.identities.map(
       (i: { identityValue: string }) => i.identityValue,
     );
     expect(ids).toEqual(
       expect.arrayContaining(['src-m', 'anon-src-m', 'src-m@example.com', 'tgt-m', 'tgt-m@example.com']),
     );
-    const history = (await call(h, 'GET', `/consents/${target}/history`)).body.history;
+    const history = (await callCdp(h, 'GET', `/consents/${target}/history`)).body.history;
     expect(history).toHaveLength(3);
 
     const [profile] = await h.database.db
@@ -108,7 +107,7 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
 
   it('"replace" lets the source\'s values win', async () => {
     const { source, target } = await twoCustomers(h, 'r');
-    const res = await call(h, 'POST', '/identities/merge', {
+    const res = await callCdp(h, 'POST', '/identities/merge', {
       sourceCustomerId: source,
       targetCustomerId: target,
       mergeStrategy: 'replace',
@@ -123,38 +122,38 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
 
   it('answers reads of the merged-away customer with the target, saying so', async () => {
     const { source, target } = await twoCustomers(h, 'read');
-    await call(h, 'POST', '/identities/merge', { sourceCustomerId: source, targetCustomerId: target });
+    await callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: source, targetCustomerId: target });
     for (const path of [
       `/identities/${source}`,
       `/traits/${source}`,
       `/consents/${source}`,
       `/traits/${source}/plan`,
     ]) {
-      const res = await call(h, 'GET', path);
+      const res = await callCdp(h, 'GET', path);
       expect(res.status, path).toBe(200);
       expect(res.body, path).toMatchObject({ customerId: target, mergedFrom: source });
     }
     // Writes through the old ID land on the target too.
-    const written = await call(h, 'POST', `/traits/${source}`, {
+    const written = await callCdp(h, 'POST', `/traits/${source}`, {
       traitKey: 'late',
       traitValue: true,
       traitType: 'COMPUTED',
     });
     expect(written.body).toMatchObject({ customerId: target, mergedFrom: source, trait: { customerId: target } });
-    const resolved = await call(h, 'GET', '/identity/resolve?identityType=EXTERNAL_ID&identityValue=src-read');
+    const resolved = await callCdp(h, 'GET', '/identity/resolve?identityType=EXTERNAL_ID&identityValue=src-read');
     expect(resolved.body.customerId).toBe(target);
   });
 
   it("puts events sent later for the source's identifiers on the target", async () => {
     const { source, target } = await twoCustomers(h, 'later');
     await h.send('track', { userId: 'src-later', event: 'Before Merge' });
-    await call(h, 'POST', '/identities/merge', { sourceCustomerId: source, targetCustomerId: target });
+    await callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: source, targetCustomerId: target });
     await h.send('track', { userId: 'src-later', event: 'After Merge By User' });
     await h.send('track', { anonymousId: 'anon-src-later', event: 'After Merge By Cookie' });
-    const recent = await call(h, 'GET', `/events/${target}/recent?limit=50`);
+    const recent = await callCdp(h, 'GET', `/events/${target}/recent?limit=50`);
     const names = recent.body.events.map((e: { eventName: string }) => e.eventName);
     expect(names).toEqual(expect.arrayContaining(['Before Merge', 'After Merge By User', 'After Merge By Cookie']));
-    const viaSource = await call(h, 'GET', `/events/${source}/recent?limit=50`);
+    const viaSource = await callCdp(h, 'GET', `/events/${source}/recent?limit=50`);
     expect(viaSource.body.events.map((e: { eventName: string }) => e.eventName)).toEqual(names);
   });
 
@@ -162,13 +161,15 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
     const a = await insertCustomer(h);
     const b = await insertCustomer(h);
     const c = await insertCustomer(h);
-    const self = await call(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: a });
+    const self = await callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: a });
     expect(self.status).toBe(409);
-    expect((await call(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: b })).status).toBe(200);
-    const fromMerged = await call(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: c });
+    expect((await callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: b })).status).toBe(
+      200,
+    );
+    const fromMerged = await callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: c });
     expect(fromMerged.status).toBe(409);
     expect(fromMerged.body.error.message).toContain(b);
-    const intoMerged = await call(h, 'POST', '/identities/merge', { sourceCustomerId: c, targetCustomerId: a });
+    const intoMerged = await callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: c, targetCustomerId: a });
     expect(intoMerged.status).toBe(409);
     // The refused merges changed nothing.
     const [still] = await h.database.db.select().from(customers).where(eq(customers.id, c));
@@ -179,8 +180,8 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
     const a = await insertCustomer(h);
     const b = await insertCustomer(h);
     const results = await Promise.all([
-      call(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: b }),
-      call(h, 'POST', '/identities/merge', { sourceCustomerId: b, targetCustomerId: a }),
+      callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: a, targetCustomerId: b }),
+      callCdp(h, 'POST', '/identities/merge', { sourceCustomerId: b, targetCustomerId: a }),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
     const rows = await h.database.db
@@ -192,19 +193,19 @@ describe.each(testDatabases)('merging customers on $name', (db) => {
 
   it('answers 404 for unknown customers and 400 naming the field for a bad body', async () => {
     const a = await insertCustomer(h);
-    const unknownSource = await call(h, 'POST', '/identities/merge', {
+    const unknownSource = await callCdp(h, 'POST', '/identities/merge', {
       sourceCustomerId: UNKNOWN,
       targetCustomerId: a,
     });
     expect(unknownSource.status).toBe(404);
     expect(unknownSource.body.error.message).toContain('source');
-    const unknownTarget = await call(h, 'POST', '/identities/merge', {
+    const unknownTarget = await callCdp(h, 'POST', '/identities/merge', {
       sourceCustomerId: a,
       targetCustomerId: UNKNOWN,
     });
     expect(unknownTarget.status).toBe(404);
     expect(unknownTarget.body.error.message).toContain('target');
-    const bad = await call(h, 'POST', '/identities/merge', {
+    const bad = await callCdp(h, 'POST', '/identities/merge', {
       sourceCustomerId: 'nope',
       targetCustomerId: a,
       mergeStrategy: 'union',

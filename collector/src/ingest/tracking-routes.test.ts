@@ -1,13 +1,12 @@
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
-import { API_KEY, type Json, useApp, WRITE_KEY } from '../../test/harness';
+import { API_KEY, basicAuth, type Json, useApp, WRITE_KEY } from '../../test/harness';
 import { queryRows } from '../db/client';
 import { customerEvents } from '../db/schema';
 
 const IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
-const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 let seq = 0;
 const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
 
@@ -57,7 +56,7 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
       const none = await h.call('POST', '/v1/track', { anonymousId: 'a', event: 'e' }, null);
       expect(none.status).toBe(401);
       expect((await none.json()).error.code).toBe('unauthorized');
-      const wrong = await h.call('POST', '/v1/track', { anonymousId: 'a', event: 'e' }, basic('wk_not_a_real_key'));
+      const wrong = await h.call('POST', '/v1/track', { anonymousId: 'a', event: 'e' }, basicAuth('wk_not_a_real_key'));
       expect(wrong.status).toBe(401);
     });
 
@@ -81,7 +80,7 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
       const messageId = uid('plain');
       const res = await h.app.request('/v1/track', {
         method: 'POST',
-        headers: { 'content-type': 'text/plain', authorization: basic(WRITE_KEY) },
+        headers: { 'content-type': 'text/plain', authorization: basicAuth(WRITE_KEY) },
         body: JSON.stringify({ anonymousId: 'a', event: 'Plain', messageId }),
       });
       expect(res.status).toBe(200);
@@ -98,7 +97,7 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
     });
 
     it('names malformed JSON', async () => {
-      const res = await h.call('POST', '/v1/batch', '{"batch": [', basic(WRITE_KEY));
+      const res = await h.call('POST', '/v1/batch', '{"batch": [', basicAuth(WRITE_KEY));
       expect(res.status).toBe(400);
       expect((await res.json()).error.code).toBe('invalid_json');
     });
@@ -270,7 +269,7 @@ describe.each(testDatabases)('two collectors on one $name database', (db) => {
       })),
     });
     const post = (app: typeof second) =>
-      app.request('/v1/batch', { method: 'POST', headers: { authorization: basic(WRITE_KEY) }, body });
+      app.request('/v1/batch', { method: 'POST', headers: { authorization: basicAuth(WRITE_KEY) }, body });
     const results = await Promise.all([post(h.app), post(second), post(h.app), post(second)]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     const rows = await h.database.db.select().from(customerEvents).where(eq(customerEvents.anonymousId, anon));
@@ -287,7 +286,7 @@ describe.each(testDatabases)('hostile but valid JSON on $name', (db) => {
       'POST',
       '/v1/track',
       `{"anonymousId":"a","event":"e","messageId":"${messageId}","properties":{"bad":"x\\ud800y","\\udc00key":1}}`,
-      basic(WRITE_KEY),
+      basicAuth(WRITE_KEY),
     );
     expect(res.status).toBe(200);
     const [row] = await h.database.db.select().from(customerEvents).where(eq(customerEvents.messageId, messageId));

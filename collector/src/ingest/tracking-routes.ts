@@ -10,6 +10,7 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
 import { badRequest, HttpError, validationError } from '../http/errors';
+import { isPlainObject } from '../is-plain-object';
 import type { Keyring } from '../privacy/encryption';
 import { verifyUserHash } from '../privacy/identity-verification';
 import type { IpMode } from '../privacy/ip-mode';
@@ -75,7 +76,6 @@ function mergeDeep(base: unknown, over: unknown): unknown {
   for (const [k, v] of Object.entries(over)) out[k] = mergeDeep(base[k], v);
   return out;
 }
-const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** `checkSize` is false when the whole request is under the event limit, so no event can exceed it. */
 function validateCall(raw: unknown, where?: string, checkSize = true): SegmentCall {

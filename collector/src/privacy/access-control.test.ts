@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { identifyCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
-import { useApp } from '../../test/harness';
+import { basicAuth, useApp } from '../../test/harness';
 import { userHash } from './identity-verification';
 
-const basic = (key: string) => `Basic ${Buffer.from(`${key}:`).toString('base64')}`;
 const bearer = (key: string) => `Bearer ${key}`;
 
 describe.each(testDatabases)('keys and access control on $name', (db) => {
@@ -43,7 +42,7 @@ describe.each(testDatabases)('keys and access control on $name', (db) => {
     const { secret } = await createKey({ kind: 'write' });
     expect((await h.call('GET', '/api/v1/cdp/events', undefined, bearer(secret))).status).toBe(403);
     expect((await h.call('GET', '/api/v1/admin/audit', undefined, bearer(secret))).status).toBe(403);
-    expect((await h.call('POST', '/v1/track', { anonymousId: 'a', event: 'e' }, basic(secret))).status).toBe(200);
+    expect((await h.call('POST', '/v1/track', { anonymousId: 'a', event: 'e' }, basicAuth(secret))).status).toBe(200);
   });
 
   it('stops a revoked key at once', async () => {
@@ -62,7 +61,7 @@ describe.each(testDatabases)('keys and access control on $name', (db) => {
       const userId = `verified-${crypto.randomUUID()}`;
       const anonymousId = crypto.randomUUID();
       const send = (context: Record<string, unknown>) =>
-        h.call('POST', '/v1/identify', { userId, anonymousId, context }, basic(key.secret));
+        h.call('POST', '/v1/identify', { userId, anonymousId, context }, basicAuth(key.secret));
 
       const unsigned = await send({});
       expect(unsigned.status).toBe(403);
@@ -84,14 +83,14 @@ describe.each(testDatabases)('keys and access control on $name', (db) => {
         'POST',
         '/v1/identify',
         { userId: victim, context: { userHash: userHash(key.verificationSecret, victim) } },
-        basic(key.secret),
+        basicAuth(key.secret),
       );
       const attacker = crypto.randomUUID();
       const res = await h.call(
         'POST',
         '/v1/track',
         { userId: victim, anonymousId: attacker, event: 'e' },
-        basic(key.secret),
+        basicAuth(key.secret),
       );
       expect(res.status).toBe(200);
       const resolved = await h.call(

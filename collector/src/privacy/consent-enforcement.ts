@@ -1,15 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../db/client';
 import type { EventRow } from '../ingest/event-row';
-import { consentFromCategories } from '../profiles/consent-categories';
-
-const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+import { consentFromCategories, consentPreferencesOf } from '../profiles/consent-categories';
 
 /** Whether the event itself says analytics consent is denied (`context.consent.categoryPreferences`). */
 function deniedByEvent(row: EventRow): boolean {
-  const consent = row.context.consent;
-  if (!isObject(consent) || !isObject(consent.categoryPreferences)) return false;
-  return consentFromCategories(consent.categoryPreferences).get('ANALYTICS_TRACKING') === false;
+  const preferences = consentPreferencesOf(row);
+  return !!preferences && consentFromCategories(preferences).get('ANALYTICS_TRACKING') === false;
 }
 
 /**

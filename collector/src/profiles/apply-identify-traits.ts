@@ -3,6 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerProfiles, customers } from '../db/schema';
 import { normalizeIdentity } from '../identity/normalize-identity';
+import { isPlainObject } from '../is-plain-object';
 import type { Keyring } from '../privacy/encryption';
 import { sealCustomerFields, sealJsonText, sealText, sealTraitValue } from '../privacy/personal-data';
 
@@ -25,7 +26,6 @@ export function identifyTraitType(key: string): TraitType {
   return 'DEMOGRAPHIC';
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
 const text = (v: unknown, max = 256) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined);
 const first = (traits: Record<string, unknown>, ...keys: string[]) =>
   keys.map((k) => traits[k]).find((v) => v !== undefined && v !== null);

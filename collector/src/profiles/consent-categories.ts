@@ -1,4 +1,6 @@
 import { CONSENT_TYPES, type ConsentType } from '@tributary/spec';
+import type { EventRow } from '../ingest/event-row';
+import { isPlainObject } from '../is-plain-object';
 
 /**
  * Consent-manager categories (OneTrust, Segment Consent Management, cookie banners) onto the spec's
@@ -37,4 +39,11 @@ export function consentFromCategories(preferences: Record<string, unknown>): Map
     for (const type of CATEGORY_CONSENT_TYPES[categoryKey(category)] ?? []) fromCategories.set(type, value);
   }
   return new Map([...fromCategories, ...direct]);
+}
+
+/** What an event says about consent: its `context.consent.categoryPreferences`, if it carries any. */
+export function consentPreferencesOf(row: Pick<EventRow, 'context'>): Record<string, unknown> | undefined {
+  const consent = row.context.consent;
+  if (!isPlainObject(consent) || !isPlainObject(consent.categoryPreferences)) return undefined;
+  return consent.categoryPreferences;
 }

@@ -3,16 +3,8 @@ import { customerIdentities } from '../db/schema';
 import { normalizeIdentity } from '../identity/normalize-identity';
 import type { FlushHook } from '../ingest/batch-writer';
 import type { EventRow } from '../ingest/event-row';
-import { consentFromCategories } from './consent-categories';
+import { consentFromCategories, consentPreferencesOf } from './consent-categories';
 import { applyConsentChanges, type ConsentChange } from './consents-store';
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-
-function preferencesOf(row: EventRow): Record<string, unknown> | undefined {
-  const consent = row.context.consent;
-  if (!isPlainObject(consent) || !isPlainObject(consent.categoryPreferences)) return undefined;
-  return consent.categoryPreferences;
-}
 
 /**
  * Consent carried by events (`context.consent.categoryPreferences`, as Segment's consent tools and the
@@ -26,7 +18,7 @@ export function consentIngestHook(): FlushHook {
     const carrying: { row: EventRow; userId?: string; anonymousId?: string; prefs: Record<string, unknown> }[] = [];
     for (const batch of batches) {
       for (const row of batch.rows) {
-        const prefs = preferencesOf(row);
+        const prefs = consentPreferencesOf(row);
         if (!prefs) continue;
         const userId = normalizeIdentity('EXTERNAL_ID', row.user_id);
         const anonymousId = normalizeIdentity('COOKIE_ID', row.anonymous_id);

@@ -2,17 +2,13 @@ import { and, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { insertCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
-import { API_KEY, type Harness, useApp } from '../../test/harness';
+import { API_KEY, callCdp, useApp } from '../../test/harness';
 import { customerConsents } from '../db/schema';
 import { hashKey } from '../privacy/keys';
 
 const UNKNOWN = '00000000-0000-4000-8000-000000000004';
 const ACTOR = `env:${hashKey(API_KEY).slice(0, 12)}`;
 
-async function call(h: Harness, method: string, path: string, body?: unknown) {
-  const res = await h.call(method, `/api/v1/cdp${path}`, body);
-  return { status: res.status, body: await res.json() };
-}
 const paths = (body: { error: { issues: { path: string }[] } }) => body.error.issues.map((i) => i.path);
 
 describe.each(testDatabases)('consent API on $name', (db) => {
@@ -20,7 +16,7 @@ describe.each(testDatabases)('consent API on $name', (db) => {
 
   it('grants a consent and records who, when and from where', async () => {
     const id = await insertCustomer(h);
-    const res = await call(h, 'POST', `/consents/${id}`, {
+    const res = await callCdp(h, 'POST', `/consents/${id}`, {
       consentType: 'MARKETING_EMAIL',
       granted: true,
       source: 'customer_portal',
@@ -55,8 +51,8 @@ describe.each(testDatabases)('consent API on $name', (db) => {
 
   it('revokes, keeping when it was granted, and history says what it was before', async () => {
     const id = await insertCustomer(h);
-    const grant = await call(h, 'POST', `/consents/${id}`, { consentType: 'PROFILING', granted: true });
-    const revoke = await call(h, 'POST', `/consents/${id}`, {
+    const grant = await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'PROFILING', granted: true });
+    const revoke = await callCdp(h, 'POST', `/consents/${id}`, {
       consentType: 'PROFILING',
       granted: false,
       source: 'email_footer',
@@ -74,9 +70,9 @@ describe.each(testDatabases)('consent API on $name', (db) => {
 
   it('lists the current state of every consent type', async () => {
     const id = await insertCustomer(h);
-    await call(h, 'POST', `/consents/${id}`, { consentType: 'ANALYTICS_TRACKING', granted: true });
-    await call(h, 'POST', `/consents/${id}`, { consentType: 'MARKETING_SMS', granted: false });
-    const res = await call(h, 'GET', `/consents/${id}`);
+    await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'ANALYTICS_TRACKING', granted: true });
+    await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'MARKETING_SMS', granted: false });
+    const res = await callCdp(h, 'GET', `/consents/${id}`);
     expect(res.status).toBe(200);
     const byType = Object.fromEntries(
       res.body.consents.map((c: { consentType: string; status: string }) => [c.consentType, c.status]),
@@ -91,15 +87,15 @@ describe.each(testDatabases)('consent API on $name', (db) => {
       PERSONALIZATION: 'NOT_SET',
       PROFILING: 'NOT_SET',
     });
-    const one = await call(h, 'GET', `/consents/${id}/ANALYTICS_TRACKING`);
+    const one = await callCdp(h, 'GET', `/consents/${id}/ANALYTICS_TRACKING`);
     expect(one.body).toMatchObject({ customerId: id, consent: { consentType: 'ANALYTICS_TRACKING', granted: true } });
-    const unset = await call(h, 'GET', `/consents/${id}/PROFILING`);
+    const unset = await callCdp(h, 'GET', `/consents/${id}/PROFILING`);
     expect(unset.body.consent).toMatchObject({ granted: false, status: 'NOT_SET' });
   });
 
   it('reads an expired grant as not granted, and a new grant records that it was not', async () => {
     const id = await insertCustomer(h);
-    await call(h, 'POST', `/consents/${id}`, {
+    await callCdp(h, 'POST', `/consents/${id}`, {
       consentType: 'PERSONALIZATION',
       granted: true,
       expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
@@ -109,14 +105,14 @@ describe.each(testDatabases)('consent API on $name', (db) => {
       .update(customerConsents)
       .set({ expiresAt: new Date(Date.now() - 1000) })
       .where(and(eq(customerConsents.customerId, id), eq(customerConsents.consentType, 'PERSONALIZATION')));
-    const one = await call(h, 'GET', `/consents/${id}/PERSONALIZATION`);
+    const one = await callCdp(h, 'GET', `/consents/${id}/PERSONALIZATION`);
     expect(one.body.consent).toMatchObject({ granted: false, status: 'EXPIRED' });
-    const list = await call(h, 'GET', `/consents/${id}`);
+    const list = await callCdp(h, 'GET', `/consents/${id}`);
     expect(list.body.consents.find((c: { consentType: string }) => c.consentType === 'PERSONALIZATION')).toMatchObject({
       granted: false,
       status: 'EXPIRED',
     });
-    const renew = await call(h, 'POST', `/consents/${id}`, { consentType: 'PERSONALIZATION', granted: true });
+    const renew = await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'PERSONALIZATION', granted: true });
     expect(renew.body.change.previousGranted).toBe(false);
     expect(renew.body.consent).toMatchObject({ granted: true, status: 'GRANTED', expiresAt: null });
   });
@@ -124,13 +120,13 @@ describe.each(testDatabases)('consent API on $name', (db) => {
   it('keeps every change as history, newest first, a page at a time', async () => {
     const id = await insertCustomer(h);
     for (const granted of [true, false, true])
-      await call(h, 'POST', `/consents/${id}`, { consentType: 'MARKETING_PUSH', granted, source: `s-${granted}` });
-    await call(h, 'POST', `/consents/${id}`, { consentType: 'DATA_PROCESSING', granted: true });
-    const page = await call(h, 'GET', `/consents/${id}/history?limit=2`);
+      await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'MARKETING_PUSH', granted, source: `s-${granted}` });
+    await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'DATA_PROCESSING', granted: true });
+    const page = await callCdp(h, 'GET', `/consents/${id}/history?limit=2`);
     expect(page.status).toBe(200);
     expect(page.body.pagination).toEqual({ page: 1, limit: 2, total: 4, totalPages: 2 });
     expect(page.body.history[0]).toMatchObject({ consentType: 'DATA_PROCESSING', actor: ACTOR });
-    const push = await call(h, 'GET', `/consents/${id}/history?consentType=MARKETING_PUSH`);
+    const push = await callCdp(h, 'GET', `/consents/${id}/history?consentType=MARKETING_PUSH`);
     expect(
       push.body.history.map((e: { granted: boolean; previousGranted: boolean | null }) => [
         e.granted,
@@ -141,34 +137,38 @@ describe.each(testDatabases)('consent API on $name', (db) => {
       [false, true],
       [true, null],
     ]);
-    const bad = await call(h, 'GET', `/consents/${id}/history?consentType=SPAM`);
+    const bad = await callCdp(h, 'GET', `/consents/${id}/history?consentType=SPAM`);
     expect(paths(bad.body)).toEqual(['query.consentType']);
   });
 
   it('refuses bad input with a 400 naming the field, and unknown customers with a 404', async () => {
     const id = await insertCustomer(h);
-    const noGranted = await call(h, 'POST', `/consents/${id}`, { consentType: 'PROFILING' });
+    const noGranted = await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'PROFILING' });
     expect(noGranted.status).toBe(400);
     expect(paths(noGranted.body)).toEqual(['json.granted']);
-    const badType = await call(h, 'POST', `/consents/${id}`, { consentType: 'SPAM', granted: true });
+    const badType = await callCdp(h, 'POST', `/consents/${id}`, { consentType: 'SPAM', granted: true });
     expect(paths(badType.body)).toEqual(['json.consentType']);
-    const badIp = await call(h, 'POST', `/consents/${id}`, { consentType: 'PROFILING', granted: true, ipAddress: 'x' });
+    const badIp = await callCdp(h, 'POST', `/consents/${id}`, {
+      consentType: 'PROFILING',
+      granted: true,
+      ipAddress: 'x',
+    });
     expect(paths(badIp.body)).toEqual(['json.ipAddress']);
-    const past = await call(h, 'POST', `/consents/${id}`, {
+    const past = await callCdp(h, 'POST', `/consents/${id}`, {
       consentType: 'PROFILING',
       granted: true,
       expiresAt: '2000-01-01',
     });
     expect(paths(past.body)).toEqual(['json.expiresAt']);
-    const badParam = await call(h, 'GET', `/consents/${id}/SPAM`);
+    const badParam = await callCdp(h, 'GET', `/consents/${id}/SPAM`);
     expect(paths(badParam.body)).toEqual(['param.consentType']);
-    expect((await call(h, 'GET', '/consents/xyz')).status).toBe(400);
+    expect((await callCdp(h, 'GET', '/consents/xyz')).status).toBe(400);
 
-    expect((await call(h, 'POST', `/consents/${UNKNOWN}`, { consentType: 'PROFILING', granted: true })).status).toBe(
+    expect((await callCdp(h, 'POST', `/consents/${UNKNOWN}`, { consentType: 'PROFILING', granted: true })).status).toBe(
       404,
     );
-    expect((await call(h, 'GET', `/consents/${UNKNOWN}`)).status).toBe(404);
-    expect((await call(h, 'GET', `/consents/${UNKNOWN}/PROFILING`)).status).toBe(404);
-    expect((await call(h, 'GET', `/consents/${UNKNOWN}/history`)).status).toBe(404);
+    expect((await callCdp(h, 'GET', `/consents/${UNKNOWN}`)).status).toBe(404);
+    expect((await callCdp(h, 'GET', `/consents/${UNKNOWN}/PROFILING`)).status).toBe(404);
+    expect((await callCdp(h, 'GET', `/consents/${UNKNOWN}/history`)).status).toBe(404);
   });
 });
