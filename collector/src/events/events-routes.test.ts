@@ -84,6 +84,7 @@ describe.each(testDatabases)('CDP event endpoints on $name', (db) => {
     ['GET', '/api/v1/cdp/events?limit=0', undefined, 'query.limit'],
     ['GET', '/api/v1/cdp/events?customerId=nope', undefined, 'query.customerId'],
     ['GET', '/api/v1/cdp/events?startDate=not-a-date', undefined, 'query.startDate'],
+    ['GET', '/api/v1/cdp/events?endDate=%2B275760-09-13T00:00:00.000Z', undefined, 'query.endDate'],
     ['GET', '/api/v1/cdp/events/not-a-uuid/recent', undefined, 'param.customerId'],
   ])('%s %s answers 400 naming %s', async (method, path, body, field) => {
     const res = await h.call(method, path, body);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Pagination } from './cdp-events';
 import { PageInfo } from './cdp-identities';
+import { apiDate } from './dates';
 import { EventType } from './event-types';
 
 export const KEY_KINDS = ['write', 'read', 'admin'] as const;
@@ -39,8 +40,8 @@ export const AuditQuery = Pagination.extend({
   customerId: z.uuid().optional(),
   action: z.string().max(300).optional(),
   outcome: z.enum(['success', 'refused', 'error']).optional(),
-  from: z.coerce.date().optional(),
-  to: z.coerce.date().optional(),
+  from: apiDate.optional(),
+  to: apiDate.optional(),
 });
 
 export const AuditEntry = z.object({

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { Pagination } from './cdp-events';
 import { CustomerRef, PageInfo } from './cdp-identities';
+import { apiDate } from './dates';
 
-const date = z.coerce.date({ error: 'must be a date' });
 const json = z.record(z.string(), z.unknown());
 
 /** The product spec's consent types. */
@@ -25,7 +25,7 @@ export const SetConsentBody = z.object({
   granted: z.boolean(),
   source: z.string().max(256).optional(),
   ipAddress: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }).optional(),
-  expiresAt: date.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
+  expiresAt: apiDate.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
   metadata: json.optional(),
 });
 export type SetConsentBody = z.infer<typeof SetConsentBody>;

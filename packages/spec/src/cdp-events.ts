@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { apiDate } from './dates';
 import { EventType } from './event-types';
 
-const date = z.coerce.date({ error: 'must be a date' });
 const json = z.record(z.string(), z.unknown());
 
 /** `POST /api/v1/cdp/events/track`: the product spec's own event body. */
@@ -15,7 +15,7 @@ export const CdpTrackEvent = z
     eventCategory: z.string().max(256).optional(),
     properties: json.optional(),
     context: json.optional(),
-    timestamp: date.optional(),
+    timestamp: apiDate.optional(),
     deviceType: z.string().max(64).optional(),
     browser: z.string().max(128).optional(),
     os: z.string().max(128).optional(),
@@ -42,8 +42,8 @@ export const Pagination = z.object({
 export const ListEventsQuery = Pagination.extend({
   customerId: z.uuid().optional(),
   eventType: EventType.optional(),
-  startDate: date.optional(),
-  endDate: date.optional(),
+  startDate: apiDate.optional(),
+  endDate: apiDate.optional(),
 });
 export type ListEventsQuery = z.infer<typeof ListEventsQuery>;
 

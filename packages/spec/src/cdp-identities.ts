@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Pagination } from './cdp-events';
+import { apiDate } from './dates';
 
-const date = z.coerce.date({ error: 'must be a date' });
 const json = z.record(z.string(), z.unknown());
 
 /** The product spec's identity types. */
@@ -24,7 +24,7 @@ export const CreateIdentityBody = z.object({
   identityType: IdentityType,
   identityValue,
   provider: z.string().max(256).optional(),
-  verifiedAt: date.optional(),
+  verifiedAt: apiDate.optional(),
   isPrimary: z.boolean().optional(),
   metadata: json.optional(),
 });
@@ -45,7 +45,7 @@ const requireRef = (ref: z.infer<typeof identityRef>, ctx: z.RefinementCtx) => {
 };
 
 /** `POST /api/v1/cdp/identities/:customerId/verify`. `verifiedAt` defaults to now. */
-export const VerifyIdentityBody = identityRef.extend({ verifiedAt: date.optional() }).superRefine(requireRef);
+export const VerifyIdentityBody = identityRef.extend({ verifiedAt: apiDate.optional() }).superRefine(requireRef);
 export type VerifyIdentityBody = z.infer<typeof VerifyIdentityBody>;
 
 /** `POST /api/v1/cdp/identities/:customerId/set-primary`: one primary identity per type per customer. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { Pagination } from './cdp-events';
 import { CustomerRef, PageInfo } from './cdp-identities';
+import { apiDate } from './dates';
 
-const date = z.coerce.date({ error: 'must be a date' });
 const json = z.record(z.string(), z.unknown());
 
 /** The product spec's trait types. */
@@ -38,8 +38,8 @@ export const SetTraitBody = z.object({
     .refine(noNul, 'must not contain U+0000'),
   traitType: TraitType,
   source: z.string().max(256).optional(),
-  computedAt: date.optional(),
-  expiresAt: date.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
+  computedAt: apiDate.optional(),
+  expiresAt: apiDate.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
   metadata: json.refine(noNul, 'must not contain U+0000').optional(),
 });
 export type SetTraitBody = z.infer<typeof SetTraitBody>;

@@ -5,6 +5,7 @@ export * from './cdp-events';
 export * from './cdp-identities';
 export * from './cdp-segments';
 export * from './cdp-traits';
+export * from './dates';
 export * from './errors';
 export * from './event-types';
 export * from './segment';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoDate } from './dates';
 import { EventType } from './event-types';
 
 /** The size limits Segment's HTTP Tracking API documents, in bytes and counts. */
@@ -7,17 +8,6 @@ export const LIMITS = {
   requestBytes: 500 * 1024,
   batchEvents: 2500,
 } as const;
-
-const EARLIEST = Date.UTC(1000, 0, 1);
-const LATEST = Date.UTC(9999, 11, 31);
-/** A date PostgreSQL and every client can round-trip: ISO-8601, years 1000 to 9999. */
-export const isoDate = z
-  .string()
-  .max(64)
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 date' })
-  .refine((s) => Date.parse(s) >= EARLIEST && Date.parse(s) <= LATEST, {
-    message: 'must be between years 1000 and 9999',
-  });
 
 /** Segment libraries send IDs as strings, some send numbers; both are kept as strings. */
 const identifier = z
