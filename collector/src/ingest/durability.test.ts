@@ -220,6 +220,9 @@ describe.runIf(PG_BIN && hasPostgres)('a PostgreSQL restart during load', () => 
             body: JSON.stringify({ anonymousId: 'probe', event: 'While down' }),
           });
         } catch (e) {
+          if (collector.child.exitCode !== null) {
+            throw new Error(`the collector exited (${collector.child.exitCode}):\n${collector.output()}`);
+          }
           if (attempt >= 3) throw e;
         }
       }
