@@ -28,6 +28,8 @@ const WARMUP = 20;
 const EVENTS_PER_BATCH = 100;
 const WRITE_KEY = 'wk_bench_write_key';
 const collectorDir = fileURLToPath(new URL('..', import.meta.url));
+/** Extra Node flags for the collector process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
+const COLLECTOR_NODE_ARGS = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const USER_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
@@ -61,7 +63,9 @@ function makeEvent(i: number) {
       },
       campaign: { source: 'newsletter', medium: 'email', name: 'autumn' },
       screen: { width: 1440, height: 900, density: 2 },
-      consent: { categoryPreferences: { analytics: true, marketing: i % 3 === 0 } },
+      // Consent is a person's standing choice: the same on every event of a visitor and of a user
+      // (user-N's visitors are the anon-M with M % 500 = N).
+      consent: { categoryPreferences: { analytics: true, marketing: (i % 500) % 3 === 0 } },
     },
   };
   if (i % 4 === 0)
@@ -111,7 +115,7 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
 }
 
 function startCollector(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...COLLECTOR_NODE_ARGS, '--import', 'tsx', 'src/server.ts'], {
     cwd: collectorDir,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_bench_api_key', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -101,8 +101,8 @@ export async function copyRows(tx: Tx, table: string, columns: readonly string[]
   const statement = `copy ${table} (${columns.join(', ')}) from`;
   if ('unsafe' in client) {
     const stream = await client.unsafe(`${statement} stdin`).writable();
-    // postgres.js never settles the stream when the server rejects the data, so a stuck COPY is ended
-    // here (the transaction then fails) instead of stalling every later write.
+    // A COPY the server refuses fails the stream (patches/postgres@3.4.9.patch); should the driver
+    // still never settle one, it is ended here (the transaction then fails) instead of stalling every later write.
     let timer: NodeJS.Timeout | undefined;
     const stuck = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('COPY did not complete within 60 s')), 60_000);

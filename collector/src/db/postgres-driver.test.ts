@@ -2,12 +2,12 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
-import { openPostgres } from './client';
+import { copyRows, openPostgres } from './client';
 
 /**
- * postgres.js 3.4.9 crashes the process when a connection is lost at the wrong moment
- * (patches/postgres@3.4.9.patch). This reproduces the deterministic case: the server goes away while
- * a new connection fetches its array types, which left an unhandled rejection.
+ * postgres.js 3.4.9, as patched (patches/postgres@3.4.9.patch): a connection lost while it fetches
+ * its array types left an unhandled rejection that crashed the process, and a COPY the server
+ * refused after all its data was sent never settled.
  */
 const hasPostgres = testDatabases.some((d) => d.name === 'postgres');
 const target = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
@@ -64,6 +64,26 @@ describe.runIf(hasPostgres)('the PostgreSQL driver', () => {
     } finally {
       await database.close();
       proxy.server.close();
+    }
+  });
+
+  it('fails a COPY the server refuses at once, and the transaction with it', async () => {
+    const postgres = testDatabases.find((d) => d.name === 'postgres');
+    const database = await (postgres as (typeof testDatabases)[number]).open();
+    try {
+      const started = performance.now();
+      const copy = database.db.transaction(async (tx) => {
+        await tx.execute(sql`create temp table copied (id text primary key) on commit drop`);
+        await copyRows(tx, 'copied', ['id'], 'a\nb\na\n');
+      });
+      await expect(copy).rejects.toMatchObject({ code: '23505' });
+      expect(performance.now() - started).toBeLessThan(10_000);
+      // The connection is usable afterwards.
+      expect(Array.from((await database.db.execute(sql`select 1 as one`)) as Iterable<{ one: number }>)).toEqual([
+        { one: 1 },
+      ]);
+    } finally {
+      await database.close();
     }
   });
 });

@@ -1,8 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { copyRows, type Db, type Tx } from '../db/client';
+import { hasErrorCode } from '../http/errors';
 import { linkIdentities } from '../identity/link-identities';
 import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
+import { takeCustomerWriteTurn } from './customer-write-turn';
 import { EVENT_COLUMNS, type EventRow, type IngestBatch, type LinkOp, toCopyLine } from './event-row';
 
 /** Work other modules add to every flush, inside its transaction (consent records, for one). */
@@ -34,24 +36,37 @@ interface Pending {
 }
 
 const RECENT_LINKS_MAX = 50_000;
-/** Advisory lock key of the identity-linking section ("trib" in ASCII). */
-const LINKING_LOCK = 0x74726962;
+const UNIQUE_VIOLATION = '23505';
 
 const COLUMN_NAMES = EVENT_COLUMNS.map(([n]) => n);
 const STAGING_COLUMNS = EVENT_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ');
 
+/** The fast path's COPY met a messageId stored before: the flush is redone with `dedupe`. */
+class DuplicateMessageId extends Error {}
+
 /**
- * COPY into a session-local staging table, then one INSERT ... ON CONFLICT DO NOTHING: COPY's speed,
- * and a messageId stored before (a retried batch, or another collector racing us) is skipped, not an error.
+ * Rows go in by COPY straight into `customer_events`, as fast as PostgreSQL loads anything. A
+ * messageId stored before (a retried batch, or another collector racing us) fails that COPY with a
+ * unique violation; the flush is then redone with `dedupe`: COPY into a session-local staging table
+ * and one INSERT ... ON CONFLICT DO NOTHING, which skips the duplicates instead of failing.
  */
-async function insertEvents(tx: Tx, batches: readonly IngestBatch[], dropped: ReadonlySet<EventRow>) {
+async function insertEvents(tx: Tx, batches: readonly IngestBatch[], dropped: ReadonlySet<EventRow>, dedupe: boolean) {
   if (batches.every((b) => b.rows.every((r) => dropped.has(r)))) return;
-  await tx.execute(sql.raw(`create temp table if not exists event_staging (${STAGING_COLUMNS}) on commit delete rows`));
   let text = '';
   for (const b of batches) {
     const keep = dropped.size ? b.rows.filter((r) => !dropped.has(r)) : b.rows;
     text += keep.length === b.rows.length && b.copyText !== undefined ? b.copyText : keep.map(toCopyLine).join('');
   }
+  if (!dedupe) {
+    try {
+      return await copyRows(tx, 'customer_events', COLUMN_NAMES, text);
+    } catch (e) {
+      throw hasErrorCode(e, UNIQUE_VIOLATION)
+        ? new DuplicateMessageId('a messageId is stored already', { cause: e })
+        : e;
+    }
+  }
+  await tx.execute(sql.raw(`create temp table if not exists event_staging (${STAGING_COLUMNS}) on commit delete rows`));
   await copyRows(tx, 'event_staging', COLUMN_NAMES, text);
   const names = COLUMN_NAMES.join(', ');
   await tx.execute(
@@ -73,8 +88,11 @@ export class BatchWriter {
   #inFlight = 0;
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
-  /** Transactions committed and rows written, for metrics and for tests that prove grouping. */
-  readonly stats = { commits: 0, rows: 0, dropped: 0 };
+  /**
+   * Transactions committed and rows written, for metrics and for tests that prove grouping;
+   * `dedupeRetries` counts flushes redone because a messageId was stored already.
+   */
+  readonly stats = { commits: 0, rows: 0, dropped: 0, dedupeRetries: 0 };
 
   constructor(db: Db, options: BatchWriterOptions) {
     this.#db = db;
@@ -140,26 +158,32 @@ export class BatchWriter {
       for (const l of b.links) if (l.kind !== 'implicit' || !this.#recentLinks.has(linkKey(l))) links.push(l);
     }
     let dropped = 0;
-    await this.#db.transaction(async (tx) => {
-      const drop = await this.#options.selectDropped(tx, rows);
-      dropped = drop.size;
-      await insertEvents(tx, batches, drop);
-      // Identity linking reads, then writes: flushes in flight at once (and other collectors) take
-      // turns here, so two of them never create two customers for one new userId. A deadlock with a
-      // flush waiting on this one's rows is detected by PostgreSQL and retried request by request.
-      if (links.length && this.#options.concurrency > 1) {
-        await tx.execute(sql`select pg_advisory_xact_lock(${LINKING_LOCK})`);
-      }
-      const { defaultPhoneCountry, keyring } = this.#options;
-      for (const link of links) {
-        const customerId = await linkIdentities(tx, link, { defaultPhoneCountry, keyring });
-        this.#options.onLinked(link, customerId);
-        if (customerId && link.kind === 'identify' && link.traits) {
-          await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry, keyring });
+    const linked: [LinkOp, string | null][] = [];
+    const transaction = (dedupe: boolean) =>
+      this.#db.transaction(async (tx) => {
+        linked.length = 0;
+        const drop = await this.#options.selectDropped(tx, rows);
+        dropped = drop.size;
+        await insertEvents(tx, batches, drop, dedupe);
+        // Identity linking reads, then writes: flushes in flight take turns here. A deadlock with an
+        // API call holding the same customers is detected by PostgreSQL and retried request by request.
+        if (links.length && this.#options.concurrency > 1) await takeCustomerWriteTurn(tx);
+        const { defaultPhoneCountry, keyring } = this.#options;
+        for (const link of links) {
+          const customerId = await linkIdentities(tx, link, { defaultPhoneCountry, keyring });
+          linked.push([link, customerId]);
+          if (customerId && link.kind === 'identify' && link.traits) {
+            await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry, keyring });
+          }
         }
-      }
-      for (const hook of this.#options.hooks) await hook(tx, batches);
+        for (const hook of this.#options.hooks) await hook(tx, batches);
+      });
+    await transaction(false).catch((e: unknown) => {
+      if (!(e instanceof DuplicateMessageId)) throw e;
+      this.stats.dedupeRetries++;
+      return transaction(true);
     });
+    for (const [link, customerId] of linked) this.#options.onLinked(link, customerId);
     this.#options.onCommitted(batches);
     this.stats.commits++;
     this.stats.rows += rows.length - dropped;

@@ -177,6 +177,24 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
     expect(rows).toHaveLength(5);
   });
 
+  it('copies new events straight in and redoes a flush that meets a stored messageId, keeping its new events', async () => {
+    const anon = uid('redo');
+    const event = (i: number) => ({ type: 'track', anonymousId: anon, event: `e${i}`, messageId: `${anon}-${i}` });
+    const retries = () => h.app.writer.stats.dedupeRetries;
+
+    const before = retries();
+    expect((await h.send('batch', { batch: [event(0), event(1)] })).status).toBe(200);
+    expect(retries()).toBe(before);
+
+    // A retry that also carries a new event, and a batch repeating one messageId within itself.
+    expect((await h.send('batch', { batch: [event(1), event(2)] })).status).toBe(200);
+    expect((await h.send('batch', { batch: [event(3), event(3)] })).status).toBe(200);
+    expect(retries()).toBe(before + 2);
+
+    const rows = await h.database.db.select().from(customerEvents).where(eq(customerEvents.anonymousId, anon));
+    expect(rows.map((r) => r.messageId).sort()).toEqual([0, 1, 2, 3].map((i) => `${anon}-${i}`));
+  });
+
   it('generates a messageId when the sender has none', async () => {
     const anon = uid('nomsg');
     await h.send('track', { anonymousId: anon, event: 'e' });

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../db/client';
+import { textList } from '../db/sql-lists';
 import type { EventRow } from '../ingest/event-row';
 import { consentFromCategories, consentPreferencesOf } from '../profiles/consent-categories';
 
@@ -26,7 +27,7 @@ export async function rowsWithoutAnalyticsConsent(tx: Tx, rows: readonly EventRo
         join customer_consents c on c.customer_id = i.customer_id
          and c.consent_type = 'ANALYTICS_TRACKING' and c.granted = false
         where i.identity_type = ${type}
-          and i.identity_value in (select jsonb_array_elements_text(${JSON.stringify(values)}::jsonb))`;
+          and i.identity_value in ${textList(values)}`;
   const revoked = await queryRows<{ key: string }>(
     tx,
     sql`${revokedOf('COOKIE_ID', 'C:', anonymousIds)} union all ${revokedOf('EXTERNAL_ID', 'E:', userIds)}`,

@@ -1,6 +1,7 @@
 import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import { type Db, queryRows, type Tx } from '../db/client';
 import { customerIdentities, customerMerges, customers, regulations, suppressions } from '../db/schema';
+import { uuidList } from '../db/sql-lists';
 import { eventsOfCustomer } from '../events/customer-events';
 import { badRequest, notFound } from '../http/errors';
 import { type IdentityType, normalizeIdentity } from '../identity/normalize-identity';
@@ -151,7 +152,7 @@ async function deleteCustomerData(tx: Tx, customerId: string): Promise<Record<st
   ]) {
     const [row] = await queryRows<{ n: number }>(
       tx,
-      sql`with gone as (delete from ${sql.identifier(table)} where customer_id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid) returning 1)
+      sql`with gone as (delete from ${sql.identifier(table)} where customer_id in ${uuidList(ids)} returning 1)
           select count(*)::int as n from gone`,
     );
     counts[table.replace(/^customer_/, '')] = row?.n ?? 0;

@@ -1,10 +1,12 @@
-import { and, eq, inArray, or } from 'drizzle-orm';
-import { customerIdentities } from '../db/schema';
+import { sql } from 'drizzle-orm';
+import { customerConsents, customerIdentities } from '../db/schema';
+import { textList, uuidList } from '../db/sql-lists';
 import { normalizeIdentity } from '../identity/normalize-identity';
 import type { FlushHook } from '../ingest/batch-writer';
+import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
 import type { EventRow } from '../ingest/event-row';
 import { consentFromCategories, consentPreferencesOf } from './consent-categories';
-import { applyConsentChanges, type ConsentChange } from './consents-store';
+import { anyConsentChanges, applyConsentChanges, type ConsentChange } from './consents-store';
 
 /**
  * Consent carried by events (`context.consent.categoryPreferences`, as Segment's consent tools and the
@@ -37,20 +39,8 @@ export function consentIngestHook(): FlushHook {
       })
       .from(customerIdentities)
       .where(
-        or(
-          userIds.length
-            ? and(
-                eq(customerIdentities.identityType, 'EXTERNAL_ID'),
-                inArray(customerIdentities.identityValue, userIds),
-              )
-            : undefined,
-          anonymousIds.length
-            ? and(
-                eq(customerIdentities.identityType, 'COOKIE_ID'),
-                inArray(customerIdentities.identityValue, anonymousIds),
-              )
-            : undefined,
-        ),
+        sql`(${customerIdentities.identityType} = 'EXTERNAL_ID' and ${customerIdentities.identityValue} in ${textList(userIds)})
+          or (${customerIdentities.identityType} = 'COOKIE_ID' and ${customerIdentities.identityValue} in ${textList(anonymousIds)})`,
       );
     const byUser = new Map(owners.filter((o) => o.type === 'EXTERNAL_ID').map((o) => [o.value, o.customerId]));
     const byAnonymous = new Map(owners.filter((o) => o.type === 'COOKIE_ID').map((o) => [o.value, o.customerId]));
@@ -73,6 +63,23 @@ export function consentIngestHook(): FlushHook {
         });
       }
     }
+    if (!changes.length) return;
+
+    // Consent stamped on every event rarely changes: read without locking, and only when something
+    // changes take the customer-write turn and let applyConsentChanges lock, re-read and record.
+    const customerIds = [...new Set(changes.map((c) => c.customerId))];
+    const current = await tx
+      .select({
+        customerId: customerConsents.customerId,
+        consentType: customerConsents.consentType,
+        granted: customerConsents.granted,
+        expiresAt: customerConsents.expiresAt,
+        updatedAt: customerConsents.updatedAt,
+      })
+      .from(customerConsents)
+      .where(sql`${customerConsents.customerId} in ${uuidList(customerIds)}`);
+    if (!anyConsentChanges(current, changes)) return;
+    await takeCustomerWriteTurn(tx);
     await applyConsentChanges(tx, changes, { onlyIfChanged: true });
   };
 }

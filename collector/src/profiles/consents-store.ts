@@ -34,6 +34,21 @@ export interface AppliedConsent {
 
 const key = (customerId: string, type: string) => `${customerId}\u0001${type}`;
 
+type CurrentConsent = Pick<ConsentRecord, 'customerId' | 'consentType' | 'granted' | 'expiresAt' | 'updatedAt'>;
+
+/** Whether a change would change the consent in force: it is newer than the record and flips it. */
+function changesConsent(current: CurrentConsent | undefined, change: ConsentChange): boolean {
+  if (!current) return true;
+  if (change.at < current.updatedAt) return false;
+  return isGranted(current, change.at) !== isGranted(change, change.at);
+}
+
+/** Whether any of the changes would change a consent in force, given its customers' current records. */
+export function anyConsentChanges(current: readonly CurrentConsent[], changes: readonly ConsentChange[]): boolean {
+  const currentOf = new Map(current.map((c) => [key(c.customerId, c.consentType), c]));
+  return changes.some((ch) => changesConsent(currentOf.get(key(ch.customerId, ch.consentType)), ch));
+}
+
 /**
  * Records consent changes: the current state per customer and type is upserted and every change is
  * appended to the history with who, when, from where and the previous state (an expired grant counts
@@ -60,13 +75,9 @@ export async function applyConsentChanges(
   const current = await tx.select().from(customerConsents).where(inArray(customerConsents.customerId, customerIds));
   const currentOf = new Map(current.map((c) => [key(c.customerId, c.consentType), c]));
 
-  const applied = [...latest.values()].filter((ch) => {
-    if (!options.onlyIfChanged) return true;
-    const now = currentOf.get(key(ch.customerId, ch.consentType));
-    if (!now) return true;
-    if (ch.at < now.updatedAt) return false;
-    return isGranted(now, ch.at) !== isGranted(ch, ch.at);
-  });
+  const applied = [...latest.values()].filter(
+    (ch) => !options.onlyIfChanged || changesConsent(currentOf.get(key(ch.customerId, ch.consentType)), ch),
+  );
   if (!applied.length) return [];
 
   const consents = await tx

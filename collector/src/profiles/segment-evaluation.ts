@@ -2,6 +2,7 @@ import type { SegmentRule } from '@tributary/spec';
 import { count, eq, sql } from 'drizzle-orm';
 import { type Db, queryRows, type Tx } from '../db/client';
 import { customerSegmentMemberships, customerSegments } from '../db/schema';
+import { uuidList } from '../db/sql-lists';
 import { profilingAllowed } from '../privacy/profiling-consent';
 import { rfmScores } from './rfm';
 import { compileRule } from './segment-rules';
@@ -15,10 +16,6 @@ export interface EvaluationResult {
   memberCount: number;
   evaluatedAt: Date;
 }
-
-// A list of IDs travels as one JSON parameter, whatever its length.
-const idSet = (ids: readonly string[]) =>
-  sql`(select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`;
 
 /**
  * Brings a rule segment's membership in line with its rules: for every customer, or only for
@@ -41,8 +38,8 @@ export async function evaluateSegment(
     } else if (segment.segmentType !== 'STATIC' && rule && segment.isActive) {
       const subset = options.customerIds;
       if (subset && !subset.length) return { added, removed, memberCount: segment.memberCount, evaluatedAt: now };
-      const only = subset ? sql`and c.id in ${idSet(subset)}` : sql``;
-      const onlyMembers = subset ? sql`and m.customer_id in ${idSet(subset)}` : sql``;
+      const only = subset ? sql`and c.id in ${uuidList(subset)}` : sql``;
+      const onlyMembers = subset ? sql`and m.customer_id in ${uuidList(subset)}` : sql``;
       const [row] = await queryRows<Record<string, unknown>>(
         tx,
         sql`with matched as (

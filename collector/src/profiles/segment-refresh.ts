@@ -2,6 +2,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { type Db, queryRows } from '../db/client';
 import { customerSegments } from '../db/schema';
+import { textList } from '../db/sql-lists';
 import { errorSummary } from '../http/errors';
 import type { IngestBatch } from '../ingest/event-row';
 import { evaluateSegment } from './segment-evaluation';
@@ -113,12 +114,11 @@ export class SegmentRefresher {
   /** The current (merged-into) customers behind IDs and identifiers. */
   async #resolve(customers: string[], anonymousIds: string[], userIds: string[]): Promise<string[]> {
     if (!customers.length && !anonymousIds.length && !userIds.length) return [];
-    const list = (v: string[]) => sql`(select value from jsonb_array_elements_text(${JSON.stringify(v)}::jsonb))`;
     const rows = await queryRows<{ id: string }>(
       this.#db,
-      sql`select distinct coalesce(c.merged_into_id, c.id) as id from customers c where c.id::text in ${list(customers)}
-        union select customer_id from customer_identities where identity_type = 'COOKIE_ID' and identity_value in ${list(anonymousIds)}
-        union select customer_id from customer_identities where identity_type = 'EXTERNAL_ID' and identity_value in ${list(userIds)}`,
+      sql`select distinct coalesce(c.merged_into_id, c.id) as id from customers c where c.id::text in ${textList(customers)}
+        union select customer_id from customer_identities where identity_type = 'COOKIE_ID' and identity_value in ${textList(anonymousIds)}
+        union select customer_id from customer_identities where identity_type = 'EXTERNAL_ID' and identity_value in ${textList(userIds)}`,
     );
     return rows.map((r) => String(r.id));
   }
