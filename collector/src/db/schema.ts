@@ -1,4 +1,12 @@
-import { EVENT_TYPES } from '@tributary/spec';
+import {
+  CONSENT_TYPES,
+  EVENT_TYPES,
+  IDENTITY_TYPES,
+  KEY_KINDS,
+  REGULATION_TYPES,
+  SEGMENT_TYPES,
+  TRAIT_TYPES,
+} from '@tributary/spec';
 import { sql } from 'drizzle-orm';
 import {
   bigint,
@@ -32,45 +40,12 @@ const jsonValue = customType<{ data: unknown; driverData: unknown }>({
   fromDriver: (value) => value,
 });
 
-export const identityType = pgEnum('identity_type', [
-  'EMAIL',
-  'PHONE',
-  'DEVICE_ID',
-  'SESSION_ID',
-  'EXTERNAL_ID',
-  'COOKIE_ID',
-  'IP_ADDRESS',
-]);
+export const identityType = pgEnum('identity_type', IDENTITY_TYPES);
 export const eventType = pgEnum('event_type', EVENT_TYPES);
-export const traitType = pgEnum('trait_type', [
-  'DEMOGRAPHIC',
-  'BEHAVIORAL',
-  'COMPUTED',
-  'TRANSACTIONAL',
-  'PREFERENCE',
-  'ENGAGEMENT',
-  'RISK',
-  'LIFECYCLE',
-]);
-export const segmentType = pgEnum('segment_type', [
-  'STATIC',
-  'DYNAMIC',
-  'BEHAVIORAL',
-  'PREDICTIVE',
-  'LIFECYCLE',
-  'RFM',
-]);
-export const consentType = pgEnum('consent_type', [
-  'MARKETING_EMAIL',
-  'MARKETING_SMS',
-  'MARKETING_PUSH',
-  'DATA_PROCESSING',
-  'THIRD_PARTY_SHARING',
-  'ANALYTICS_TRACKING',
-  'PERSONALIZATION',
-  'PROFILING',
-]);
-export const apiKeyKind = pgEnum('api_key_kind', ['write', 'read', 'admin']);
+export const traitType = pgEnum('trait_type', TRAIT_TYPES);
+export const segmentType = pgEnum('segment_type', SEGMENT_TYPES);
+export const consentType = pgEnum('consent_type', CONSENT_TYPES);
+export const apiKeyKind = pgEnum('api_key_kind', KEY_KINDS);
 
 /** A customer. A merged-away customer keeps its row as a pointer (`mergedIntoId`) to the one it became. */
 export const customers = pgTable(
@@ -418,12 +393,7 @@ export const auditLog = pgTable(
   ],
 );
 
-export const regulationType = pgEnum('regulation_type', [
-  'SUPPRESS',
-  'SUPPRESS_WITH_DELETE',
-  'DELETE_ONLY',
-  'UNSUPPRESS',
-]);
+export const regulationType = pgEnum('regulation_type', REGULATION_TYPES);
 
 /** A privacy request (GDPR / CCPA), kept after the data it named is gone: the record that it happened. */
 export const regulations = pgTable(

@@ -10,7 +10,7 @@ import {
 import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { customerEvents } from '../db/schema';
-import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
@@ -29,7 +29,7 @@ const trackRoute = createRoute({
   path: '/events/track',
   tags: ['Events'],
   summary: 'Track an event (the product spec body)',
-  request: { body: { content: { 'application/json': { schema: CdpTrackEvent } }, required: true } },
+  request: { body: jsonBody(CdpTrackEvent) },
   responses: {
     200: jsonContent(z.object({ success: z.boolean(), messageId: z.string() }), 'Stored'),
     400: jsonContent(ErrorBody, 'Invalid body'),

@@ -14,7 +14,7 @@ import {
   TrackCall,
 } from '@tributary/spec';
 import type { Env } from 'hono';
-import { jsonContent } from './openapi-app';
+import { jsonBody, jsonContent } from './openapi-app';
 
 const TRACKING_CALLS = {
   track: TrackCall,
@@ -54,7 +54,7 @@ export function openApiDocument<E extends Env>(app: OpenAPIHono<E>) {
       description:
         'Answered 200 once the events are committed; retrying with the same messageId is harmless. The write key may also travel as `writeKey` in the body.',
       security: [{ basicAuth: [] }, { bearerAuth: [] }],
-      request: { body: { content: { 'application/json': { schema } }, required: true } },
+      request: { body: jsonBody(schema) },
       responses: {
         200: jsonContent(Accepted, 'Stored'),
         400: jsonContent(ErrorBody, 'Invalid call, naming the field'),

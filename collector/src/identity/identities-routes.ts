@@ -17,7 +17,7 @@ import { and, asc, count, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { customerIdentities } from '../db/schema';
 import { notFound } from '../http/errors';
-import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
 import type { Keyring } from '../privacy/encryption';
 import { customerRef, toCustomerSummary } from '../profiles/customer-ref';
@@ -31,7 +31,6 @@ import { setPrimaryIdentity } from './primary-identity';
 import { verifyIdentity } from './verify-identity';
 
 const tags = ['Identities'];
-const body = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 const mergeRoute = createRoute({
   method: 'post',
@@ -42,7 +41,7 @@ const mergeRoute = createRoute({
     'Moves identities, traits, consents, segment memberships and journey steps of the source into the target. ' +
     '"merge" keeps the target\'s value where both have one; "replace" lets the source\'s win. ' +
     'The source stays as a pointer to the target.',
-  request: { body: body(MergeCustomersBody) },
+  request: { body: jsonBody(MergeCustomersBody) },
   responses: {
     200: jsonContent(MergeCustomersResponse, 'Merged'),
     400: jsonContent(ErrorBody, 'Invalid body'),
@@ -56,7 +55,7 @@ const createIdentityRoute = createRoute({
   path: '/identities/{customerId}',
   tags,
   summary: 'Add an identity to a customer',
-  request: { params: CustomerIdParam, body: body(CreateIdentityBody) },
+  request: { params: CustomerIdParam, body: jsonBody(CreateIdentityBody) },
   responses: {
     200: jsonContent(IdentityResponse, 'The customer already had this identity; its fields were updated'),
     201: jsonContent(IdentityResponse, 'Created'),
@@ -97,7 +96,7 @@ const verifyRoute = createRoute({
   path: '/identities/{customerId}/verify',
   tags,
   summary: 'Mark an identity verified',
-  request: { params: CustomerIdParam, body: body(VerifyIdentityBody) },
+  request: { params: CustomerIdParam, body: jsonBody(VerifyIdentityBody) },
   responses: {
     200: jsonContent(IdentityResponse, 'Verified'),
     400: jsonContent(ErrorBody, 'Invalid body'),
@@ -110,7 +109,7 @@ const setPrimaryRoute = createRoute({
   path: '/identities/{customerId}/set-primary',
   tags,
   summary: "Make an identity the customer's primary one of its type",
-  request: { params: CustomerIdParam, body: body(SetPrimaryIdentityBody) },
+  request: { params: CustomerIdParam, body: jsonBody(SetPrimaryIdentityBody) },
   responses: {
     200: jsonContent(IdentityResponse, 'Now primary'),
     400: jsonContent(ErrorBody, 'Invalid body'),

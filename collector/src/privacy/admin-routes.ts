@@ -23,7 +23,7 @@ import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { auditLog, regulations, retentionPolicies } from '../db/schema';
 import { notFound } from '../http/errors';
-import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
 import type { AuditTrail } from './audit-trail';
 import type { Keyring } from './encryption';
@@ -77,7 +77,7 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         path: '/keys',
         tags,
         summary: 'Create a key (its secret is shown once)',
-        request: { body: { content: { 'application/json': { schema: CreateKeyBody } }, required: true } },
+        request: { body: jsonBody(CreateKeyBody) },
         responses: { 201: jsonContent(CreatedKey, 'Created'), ...errors },
       }),
       async (c) => {
@@ -163,7 +163,7 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         path: '/regulations',
         tags,
         summary: 'Suppress, delete or unsuppress a customer or an identity (GDPR / CCPA)',
-        request: { body: { content: { 'application/json': { schema: CreateRegulationBody } }, required: true } },
+        request: { body: jsonBody(CreateRegulationBody) },
         responses: { 201: jsonContent(Regulation, 'Carried out'), ...errors },
       }),
       async (c) => {
@@ -232,7 +232,7 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         summary: 'Keep events of a type this many days',
         request: {
           params: RetentionParam,
-          body: { content: { 'application/json': { schema: SetRetentionBody } }, required: true },
+          body: jsonBody(SetRetentionBody),
         },
         responses: { 200: jsonContent(RetentionPolicies.shape.policies.element, 'Set'), ...errors },
       }),

@@ -14,7 +14,7 @@ import {
 import { and, count, desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { customerConsentHistory, customerConsents } from '../db/schema';
-import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
 import { toConsentHistoryResponse, toConsentResponse } from './consent-response';
 import { applyConsentChanges } from './consents-store';
@@ -31,7 +31,7 @@ const setRoute = createRoute({
   summary: 'Grant or revoke a consent',
   request: {
     params: CustomerIdParam,
-    body: { content: { 'application/json': { schema: SetConsentBody } }, required: true },
+    body: jsonBody(SetConsentBody),
   },
   responses: {
     200: jsonContent(SetConsentResponse, 'Recorded, with the history entry it appended'),

@@ -1,10 +1,9 @@
 import type { CdpTrait, EngagementScore } from '@tributary/spec';
-import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { customerTraits } from '../db/schema';
 import type { Keyring } from '../privacy/encryption';
 import type { EngagementInputs } from './engagement-score';
 import { toTraitResponse } from './trait-response';
+import { upsertTraits } from './traits-store';
 
 /** engagement_level from the overall score: high ≥ 70, medium ≥ 40, low ≥ 15, else dormant. */
 export function engagementLevel(overall: number): 'high' | 'medium' | 'low' | 'dormant' {
@@ -39,7 +38,7 @@ export async function writeEngagementTraits(
 ): Promise<CdpTrait[]> {
   const lastActive =
     inputs.daysSinceLastEvent === null ? null : new Date(now.getTime() - inputs.daysSinceLastEvent * 86_400_000);
-  const values: Record<string, unknown> = {
+  const values: Record<string, string | number | null> = {
     engagement_level: engagementLevel(score.overallScore),
     engagement_score: score.overallScore,
     last_active_at: lastActive?.toISOString() ?? null,
@@ -47,32 +46,18 @@ export async function writeEngagementTraits(
     active_days_90d: inputs.activeDays,
     preferred_channel: preferredChannel(score),
   };
-  const rows = await db
-    .insert(customerTraits)
-    .values(
-      Object.entries(values).map(([traitKey, traitValue]) => ({
-        customerId,
-        traitKey,
-        traitValue,
-        traitType: 'ENGAGEMENT' as const,
-        source: 'computed',
-        computedAt: now,
-        expiresAt: null,
-        metadata: { from: 'engagement_score', scoreComputedAt: score.computedAt },
-      })),
-    )
-    .onConflictDoUpdate({
-      target: [customerTraits.customerId, customerTraits.traitKey],
-      set: {
-        traitValue: sql`excluded.trait_value`,
-        traitType: sql`excluded.trait_type`,
-        source: sql`excluded.source`,
-        computedAt: sql`excluded.computed_at`,
-        expiresAt: null,
-        metadata: sql`excluded.metadata`,
-        updatedAt: now,
-      },
-    })
-    .returning();
+  const rows = await upsertTraits(
+    db,
+    keyring,
+    customerId,
+    Object.entries(values).map(([traitKey, traitValue]) => ({
+      traitKey,
+      traitValue,
+      traitType: 'ENGAGEMENT' as const,
+      source: 'computed',
+      computedAt: now,
+      metadata: { from: 'engagement_score', scoreComputedAt: score.computedAt },
+    })),
+  );
   return rows.map((t) => toTraitResponse(t, keyring));
 }

@@ -17,7 +17,7 @@ import { and, asc, count, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../db/client';
 import { customerSegmentMemberships, customerSegments } from '../db/schema';
 import { badRequest, conflict, notFound } from '../http/errors';
-import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
 import type { Keyring } from '../privacy/encryption';
 import { openText } from '../privacy/personal-data';
@@ -43,7 +43,7 @@ const routes = {
     summary: 'Create a segment',
     description:
       'STATIC segments hold members added by hand and take no rules; RFM segments take `{ "rfm": { "cells": [...] } }` (or no rules: every buyer); the others need rules. Rule segments are evaluated in the background after creation, and on demand.',
-    request: { body: { content: { 'application/json': { schema: CreateSegment } }, required: true } },
+    request: { body: jsonBody(CreateSegment) },
     responses: { 201: jsonContent(Segment, 'Created'), 409: jsonContent(ErrorBody, 'Name taken'), ...errors },
   }),
   list: createRoute({
@@ -69,7 +69,7 @@ const routes = {
     summary: 'Update a segment (name, description, rules, active)',
     request: {
       params: SegmentIdParam,
-      body: { content: { 'application/json': { schema: UpdateSegment } }, required: true },
+      body: jsonBody(UpdateSegment),
     },
     responses: { 200: jsonContent(Segment, 'Updated'), 409: jsonContent(ErrorBody, 'Name taken'), ...errors },
   }),

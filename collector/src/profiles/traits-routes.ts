@@ -13,7 +13,7 @@ import {
 } from '@tributary/spec';
 import type { Db } from '../db/client';
 import { notFound } from '../http/errors';
-import { cdpRouter, jsonContent } from '../http/openapi-app';
+import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import { pageInfo } from '../http/pagination';
 import type { Keyring } from '../privacy/encryption';
 import { customerRef } from './customer-ref';
@@ -23,14 +23,13 @@ import { type TraitRecord, toTraitResponse } from './trait-response';
 import { deleteTrait, getTrait, listTraits, upsertTraits } from './traits-store';
 
 const tags = ['Traits'];
-const body = <T>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 
 const setRoute = createRoute({
   method: 'post',
   path: '/traits/{customerId}',
   tags,
   summary: 'Set a trait (upsert by traitKey)',
-  request: { params: CustomerIdParam, body: body(SetTraitBody) },
+  request: { params: CustomerIdParam, body: jsonBody(SetTraitBody) },
   responses: {
     200: jsonContent(TraitResponse, 'Stored'),
     400: jsonContent(ErrorBody, 'Invalid body'),
@@ -43,7 +42,7 @@ const batchRoute = createRoute({
   path: '/traits/{customerId}/batch',
   tags,
   summary: 'Set several traits: all of them or none',
-  request: { params: CustomerIdParam, body: body(SetTraitsBatchBody) },
+  request: { params: CustomerIdParam, body: jsonBody(SetTraitsBatchBody) },
   responses: {
     200: jsonContent(TraitsResponse, 'All stored'),
     400: jsonContent(ErrorBody, 'Invalid items, each named (json.traits.<index>.<field>); nothing stored'),

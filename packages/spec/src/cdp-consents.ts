@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { Pagination } from './cdp-events';
 import { CustomerRef, PageInfo } from './cdp-identities';
 import { apiDate } from './dates';
-
-const json = z.record(z.string(), z.unknown());
+import { JsonObject } from './json';
 
 /** The product spec's consent types. */
 export const CONSENT_TYPES = [
@@ -26,7 +25,7 @@ export const SetConsentBody = z.object({
   source: z.string().max(256).optional(),
   ipAddress: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }).optional(),
   expiresAt: apiDate.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
-  metadata: json.optional(),
+  metadata: JsonObject.optional(),
 });
 export type SetConsentBody = z.infer<typeof SetConsentBody>;
 
@@ -53,7 +52,7 @@ export const CdpConsent = z.object({
   grantedAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
   expiresAt: z.string().nullable(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
   updatedAt: z.string().nullable(),
 });
 export type CdpConsent = z.infer<typeof CdpConsent>;
@@ -68,7 +67,7 @@ export const ConsentHistoryEntry = z.object({
   ipAddress: z.string().nullable(),
   actor: z.string().nullable(),
   expiresAt: z.string().nullable(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
   createdAt: z.string(),
 });
 export type ConsentHistoryEntry = z.infer<typeof ConsentHistoryEntry>;

@@ -4,8 +4,8 @@ import { CdpEvent } from './cdp-events';
 import { CdpIdentity, CustomerRef, CustomerSummary } from './cdp-identities';
 import { RfmCell, SegmentType } from './cdp-segments';
 import { CdpTrait } from './cdp-traits';
+import { JsonObject } from './json';
 
-const json = z.record(z.string(), z.unknown());
 const isoDate = z.string();
 
 /** Engagement in seven dimensions, each 0 to 100 (formula in the README). */
@@ -30,7 +30,7 @@ export const LifetimeValue = z.object({
   purchaseFrequency: z.number(),
   customerTenure: z.number(),
   churnProbability: z.number(),
-  model: json.nullable(),
+  model: JsonObject.nullable(),
   computedAt: isoDate,
 });
 export type LifetimeValue = z.infer<typeof LifetimeValue>;
@@ -55,7 +55,7 @@ export const JourneyStep = z.object({
   occurredAt: isoDate,
   eventId: z.string().nullable(),
   eventMessageId: z.string().nullable(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
 });
 export type JourneyStep = z.infer<typeof JourneyStep>;
 
@@ -77,9 +77,9 @@ export const Customer360 = z.object({
     .object({
       dateOfBirth: z.string().nullable(),
       preferredContact: z.string().nullable(),
-      address: json.nullable(),
-      emergencyContact: json.nullable(),
-      preferences: json.nullable(),
+      address: JsonObject.nullable(),
+      emergencyContact: JsonObject.nullable(),
+      preferences: JsonObject.nullable(),
     })
     .nullable(),
   identities: z.array(CdpIdentity),

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { apiDate } from './dates';
 import { EventType } from './event-types';
-
-const json = z.record(z.string(), z.unknown());
+import { JsonObject } from './json';
 
 /** `POST /api/v1/cdp/events/track`: the product spec's own event body. */
 export const CdpTrackEvent = z
@@ -13,8 +12,8 @@ export const CdpTrackEvent = z
     eventType: EventType,
     eventName: z.string().min(1).max(512),
     eventCategory: z.string().max(256).optional(),
-    properties: json.optional(),
-    context: json.optional(),
+    properties: JsonObject.optional(),
+    context: JsonObject.optional(),
     timestamp: apiDate.optional(),
     deviceType: z.string().max(64).optional(),
     browser: z.string().max(128).optional(),
@@ -24,7 +23,7 @@ export const CdpTrackEvent = z
     country: z.string().max(128).optional(),
     region: z.string().max(128).optional(),
     city: z.string().max(128).optional(),
-    metadata: json.optional(),
+    metadata: JsonObject.optional(),
     messageId: z.string().min(1).max(256).optional(),
   })
   .refine((e) => e.customerId || e.anonymousId, {
@@ -64,8 +63,8 @@ export const CdpEvent = z.object({
   eventType: EventType,
   eventName: z.string(),
   eventCategory: z.string().nullable(),
-  properties: json,
-  context: json,
+  properties: JsonObject,
+  context: JsonObject,
   timestamp: z.string(),
   originalTimestamp: z.string().nullable(),
   sentAt: z.string().nullable(),
@@ -78,6 +77,6 @@ export const CdpEvent = z.object({
   country: z.string().nullable(),
   region: z.string().nullable(),
   city: z.string().nullable(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
 });
 export type CdpEvent = z.infer<typeof CdpEvent>;

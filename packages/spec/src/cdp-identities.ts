@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { Pagination } from './cdp-events';
 import { apiDate } from './dates';
-
-const json = z.record(z.string(), z.unknown());
+import { JsonObject } from './json';
 
 /** The product spec's identity types. */
 export const IDENTITY_TYPES = [
@@ -26,7 +25,7 @@ export const CreateIdentityBody = z.object({
   provider: z.string().max(256).optional(),
   verifiedAt: apiDate.optional(),
   isPrimary: z.boolean().optional(),
-  metadata: json.optional(),
+  metadata: JsonObject.optional(),
 });
 export type CreateIdentityBody = z.infer<typeof CreateIdentityBody>;
 
@@ -92,7 +91,7 @@ export const CdpIdentity = z.object({
   isPrimary: z.boolean(),
   verifiedAt: z.string().nullable(),
   provider: z.string().nullable(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

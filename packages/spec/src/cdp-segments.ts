@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { ConsentType } from './cdp-consents';
 import { Pagination } from './cdp-events';
 import { EventType } from './event-types';
-
-const json = z.record(z.string(), z.unknown());
+import { JsonObject } from './json';
 
 export const SEGMENT_TYPES = ['STATIC', 'DYNAMIC', 'BEHAVIORAL', 'PREDICTIVE', 'LIFECYCLE', 'RFM'] as const;
 export const SegmentType = z.enum(SEGMENT_TYPES);
@@ -193,7 +192,7 @@ export const SegmentMember = z.object({
   phoneNumber: z.string().nullable(),
   source: z.string(),
   addedAt: z.string(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
   consents: z.object({ MARKETING_EMAIL: z.boolean(), MARKETING_SMS: z.boolean(), MARKETING_PUSH: z.boolean() }),
 });
 export type SegmentMember = z.infer<typeof SegmentMember>;

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { Pagination } from './cdp-events';
 import { CustomerRef, PageInfo } from './cdp-identities';
 import { apiDate } from './dates';
-
-const json = z.record(z.string(), z.unknown());
+import { JsonObject } from './json';
 
 /** The product spec's trait types. */
 export const TRAIT_TYPES = [
@@ -40,7 +39,7 @@ export const SetTraitBody = z.object({
   source: z.string().max(256).optional(),
   computedAt: apiDate.optional(),
   expiresAt: apiDate.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
-  metadata: json.refine(noNul, 'must not contain U+0000').optional(),
+  metadata: JsonObject.refine(noNul, 'must not contain U+0000').optional(),
 });
 export type SetTraitBody = z.infer<typeof SetTraitBody>;
 
@@ -77,7 +76,7 @@ export const CdpTrait = z.object({
   source: z.string().nullable(),
   computedAt: z.string().nullable(),
   expiresAt: z.string().nullable(),
-  metadata: json.nullable(),
+  metadata: JsonObject.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

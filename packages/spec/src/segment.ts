@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isoDate } from './dates';
 import { EventType } from './event-types';
+import { JsonObject } from './json';
 
 /** The size limits Segment's HTTP Tracking API documents, in bytes and counts. */
 export const LIMITS = {
@@ -15,12 +16,6 @@ const identifier = z
   .transform((v) => String(v))
   .pipe(z.string().max(512, 'must be at most 512 characters'));
 
-/**
- * A JSON object (properties, traits, page ...), taken as sent. Not a record schema: JSON keys are
- * always strings, and checking each one cost every event time and found nothing.
- */
-const json = z.looseObject({});
-
 export const ConsentPreferences = z.looseObject({
   categoryPreferences: z.record(z.string(), z.boolean()).optional(),
 });
@@ -32,10 +27,10 @@ export const Context = z.looseObject({
   locale: z.string().max(64).optional(),
   timezone: z.string().max(128).optional(),
   sessionId: z.union([z.string().max(256), z.number()]).optional(),
-  page: json.optional(),
-  campaign: json.optional(),
+  page: JsonObject.optional(),
+  campaign: JsonObject.optional(),
   library: z.looseObject({ name: z.string().optional(), version: z.string().optional() }).optional(),
-  traits: json.optional(),
+  traits: JsonObject.optional(),
   consent: ConsentPreferences.optional(),
 });
 export type Context = z.infer<typeof Context>;
@@ -48,7 +43,7 @@ const common = {
   originalTimestamp: isoDate.optional(),
   sentAt: isoDate.optional(),
   context: Context.optional(),
-  integrations: z.record(z.string(), z.unknown()).optional(),
+  integrations: JsonObject.optional(),
   writeKey: z.string().optional(),
 };
 
@@ -58,28 +53,28 @@ export const TrackCall = z.looseObject({
   event: z.string().min(1, 'is required for track').max(512),
   /** Tributary extension: the spec event type this track stands for (QUOTE_REQUEST, PURCHASE ...). */
   eventType: EventType.optional(),
-  properties: json.optional(),
+  properties: JsonObject.optional(),
 });
-export const IdentifyCall = z.looseObject({ ...common, type: z.literal('identify'), traits: json.optional() });
+export const IdentifyCall = z.looseObject({ ...common, type: z.literal('identify'), traits: JsonObject.optional() });
 export const PageCall = z.looseObject({
   ...common,
   type: z.literal('page'),
   name: z.string().max(512).optional().nullable(),
   category: z.string().max(512).optional().nullable(),
-  properties: json.optional(),
+  properties: JsonObject.optional(),
 });
 export const ScreenCall = z.looseObject({
   ...common,
   type: z.literal('screen'),
   name: z.string().max(512).optional().nullable(),
   category: z.string().max(512).optional().nullable(),
-  properties: json.optional(),
+  properties: JsonObject.optional(),
 });
 export const GroupCall = z.looseObject({
   ...common,
   type: z.literal('group'),
   groupId: identifier.pipe(z.string().min(1, 'is required for group')),
-  traits: json.optional(),
+  traits: JsonObject.optional(),
 });
 export const AliasCall = z.looseObject({
   ...common,
@@ -125,7 +120,7 @@ export const CALL_TYPES = [
 export const BatchEnvelope = z.looseObject({
   batch: z.array(z.unknown()).max(LIMITS.batchEvents, `must hold at most ${LIMITS.batchEvents} events`),
   context: Context.optional(),
-  integrations: z.record(z.string(), z.unknown()).optional(),
+  integrations: JsonObject.optional(),
   sentAt: isoDate.optional(),
   writeKey: z.string().optional(),
 });
