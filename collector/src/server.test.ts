@@ -44,6 +44,43 @@ describe('the collector process', () => {
     await second.stop();
   });
 
+  it('finishes the segment work of what it acknowledged before it stops', async () => {
+    const env = {
+      DATA_DIR: mkdtempSync(join(dataDir, 'shutdown-')),
+      WRITE_KEYS: 'wk_shutdown',
+      API_KEYS: 'sk_shutdown',
+    };
+    const api = { authorization: 'Bearer sk_shutdown', 'content-type': 'application/json' };
+    const first = await startServer(env);
+    const created = await fetch(`${first.url}/api/v1/cdp/segments`, {
+      method: 'POST',
+      headers: api,
+      body: JSON.stringify({
+        name: 'Gold',
+        segmentType: 'DYNAMIC',
+        rules: { trait: { key: 'plan', operator: 'equals', value: 'gold' } },
+      }),
+    });
+    expect(created.status).toBe(201);
+    const segmentId = ((await created.json()) as { id: string }).id;
+    // The segment's own first evaluation (100 ms after creation) runs before the customer exists.
+    await new Promise((r) => setTimeout(r, 1000));
+    const identified = await fetch(`${first.url}/v1/identify`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('wk_shutdown:').toString('base64')}` },
+      body: JSON.stringify({ userId: 'u-shutdown', anonymousId: 'a-shutdown', traits: { plan: 'gold' } }),
+    });
+    expect(identified.status).toBe(200);
+    // Stopped at once: the segment refresh this identify scheduled has not run yet.
+    await first.stop();
+    expect(first.output()).not.toMatch(/segment refresh failed/);
+
+    const second = await startServer(env);
+    const members = await fetch(`${second.url}/api/v1/cdp/segments/${segmentId}/members`, { headers: api });
+    expect(((await members.json()) as { members: unknown[] }).members).toHaveLength(1);
+    await second.stop();
+  });
+
   it('refuses to start on a wrong setting and names it', async () => {
     await expect(startServer({ PORT: 'eighty' })).rejects.toThrow(/PORT/);
   });

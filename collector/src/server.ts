@@ -44,6 +44,9 @@ async function main() {
   const shutdown = async () => {
     server.close();
     await app.writer.idle();
+    // Segment work for what was acknowledged runs now: its dirty list lives only in this process.
+    await app.refresher.idle();
+    app.refresher.close();
     await app.audit.flush();
     await traitCleanup.stop();
     await retention.stop();

@@ -79,7 +79,8 @@ export const EVENT_COLUMNS = [
  */
 function storableJson(v: unknown): string {
   const s = JSON.stringify(v);
-  return /\\u[dD][89a-fA-F]/.test(s) ? JSON.stringify(wellFormed(v)) : s;
+  // Every escape JSON.stringify writes starts with a backslash: most events have none to look at.
+  return s.includes('\\') && /\\u[dD][89a-fA-F]/.test(s) ? JSON.stringify(wellFormed(v)) : s;
 }
 function wellFormed(v: unknown): unknown {
   if (typeof v === 'string') return v.toWellFormed();
@@ -91,10 +92,15 @@ function wellFormed(v: unknown): unknown {
 }
 
 // COPY's text format: backslash escapes for the characters that delimit rows and columns.
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
 const copyEscape = (v: unknown): string => {
   if (v === null || v === undefined) return '\\N';
-  const s = typeof v === 'string' ? v : storableJson(v);
-  return s.replace(/[\\\n\r\t]/g, (ch) => (ch === '\\' ? '\\\\' : ch === '\n' ? '\\n' : ch === '\r' ? '\\r' : '\\t'));
+  if (typeof v !== 'string') {
+    // JSON text holds no raw newline or tab (JSON.stringify escapes them): only its backslashes need doubling.
+    return storableJson(v).replaceAll('\\', '\\\\');
+  }
+  return NEEDS_ESCAPE.test(v) ? v.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch] as string) : v;
 };
 
 /** One row as a line of COPY's text format, columns in `EVENT_COLUMNS` order. */

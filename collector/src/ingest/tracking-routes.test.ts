@@ -311,6 +311,22 @@ describe.each(testDatabases)('hostile but valid JSON on $name', (db) => {
     expect(row?.properties).toEqual({ bad: 'x\ufffdy', '\ufffdkey': 1 });
   });
 
+  it("stores COPY's delimiters (backslash, tab, newline, carriage return) as sent, in columns and in JSON", async () => {
+    const messageId = uid('delimiters');
+    const tricky = 'a\\b\tc\nd\re \\N "q" \\\\t \u2028';
+    const res = await h.send('track', {
+      anonymousId: `anon ${tricky}`,
+      event: `event ${tricky}`,
+      messageId,
+      properties: { [tricky]: tricky, nested: [{ v: tricky }] },
+    });
+    expect(res.status).toBe(200);
+    const [row] = await h.database.db.select().from(customerEvents).where(eq(customerEvents.messageId, messageId));
+    expect(row?.anonymousId).toBe(`anon ${tricky}`);
+    expect(row?.eventName).toBe(`event ${tricky}`);
+    expect(row?.properties).toEqual({ [tricky]: tricky, nested: [{ v: tricky }] });
+  });
+
   it('refuses timestamps outside years 1000 to 9999 and ignores a wildly wrong sentAt', async () => {
     const far = await h.send('track', { anonymousId: 'a', event: 'e', timestamp: '+275760-09-13T00:00:00.000Z' });
     expect(far.status).toBe(400);
