@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * CPU seconds (user + system) a process has used, read from Linux's /proc; null elsewhere. The
- * benchmark divides CPU by events: unlike events/s, CPU per event barely moves with a noisy neighbour.
+ * benchmark divides CPU by events: CPU per event moves less than events/s with a noisy neighbour.
  */
 export function processCpuSeconds(pid: number): number | null {
   try {
