@@ -6,6 +6,8 @@ import { type CollectorProcess, startCollectorProcess } from '../test/collector-
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tributary-smoke-'));
 const started: CollectorProcess[] = [];
+// Two process starts on PGlite each: over 20 s when the rest of the suite runs beside them.
+const PROCESS_TEST_TIMEOUT = 90_000;
 
 /** The real process, as `pnpm start` runs it, on PGlite in this test's DATA_DIR. */
 async function startServer(env: Record<string, string>) {
@@ -19,7 +21,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('the collector process', () => {
+describe('the collector process', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   it('creates keys on first start, stores events in DATA_DIR and keeps them across restarts', async () => {
     const first = await startServer({});
     const writeKey = first.output().match(/write key[^:]*:\s+(\S+)/)?.[1];

@@ -115,7 +115,10 @@ export class BatchWriter {
   write(batch: IngestBatch): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
-      this.#pump();
+      // A flush starts on the next turn of the event loop, so writes that arrive in one turn (the
+      // decoded requests a worker handed back together) share it. On PGlite, whose queries run
+      // without yielding to the event loop, a flush started at once would take one request alone.
+      if (this.#queue.length === 1) setImmediate(() => this.#pump());
     });
   }
 

@@ -1,23 +1,16 @@
-import {
-  BatchEnvelope,
-  CALL_TYPES,
-  type CallType,
-  LIMITS,
-  type SegmentCall,
-  SegmentCall as SegmentCallSchema,
-} from '@tributary/spec';
+import { CALL_TYPES, type CallType, LIMITS } from '@tributary/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
-import { badRequest, HttpError, validationError } from '../http/errors';
-import { isPlainObject } from '../is-plain-object';
+import { HttpError } from '../http/errors';
 import type { Keyring } from '../privacy/encryption';
 import { verifyUserHash } from '../privacy/identity-verification';
 import type { IpMode } from '../privacy/ip-mode';
 import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
-import { type EventRow, type LinkOp, toCopyLine } from './event-row';
-import { normalizeCall, type RequestInfo } from './normalize-call';
+import type { DecodedEvent } from './decode-request';
+import type { EventRow, LinkOp } from './event-row';
+import { type RequestDecoder, sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 
 export interface TrackingRoutesOptions {
@@ -37,71 +30,36 @@ export interface TrackingRoutesOptions {
   onDropped?: (count: number, reason: 'suppressed') => void;
   /** Told how many events each accepted request stored, for metrics. */
   onAccepted?: (count: number, startedAt: number) => void;
+  /** Decodes request bodies; by default on a worker thread of its own. */
+  decoder?: RequestDecoder;
 }
 
 type Env = { Variables: { key: ResolvedKey } };
 
-const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
-
-/** Parses the body whatever its content type: Segment's libraries send JSON, some as text/plain to avoid CORS preflight. */
-async function readJson(c: Context): Promise<{ body: Record<string, unknown>; bytes: number }> {
-  const text = await c.req.text();
-  if (!text.trim()) throw badRequest('The request body is empty');
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (e) {
-    throw new HttpError(400, 'invalid_json', `The body is not valid JSON: ${(e as Error).message}`);
-  }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object');
-  // PostgreSQL cannot store U+0000 in text or jsonb; refuse it here rather than fail the whole commit.
-  if (text.includes('\\u0000')) throw badRequest('The body contains a U+0000 character, which cannot be stored');
-  return { body: body as Record<string, unknown>, bytes: byteLength(text) };
-}
-
-async function authenticate(c: Context<Env>, keys: KeyStore, body: Record<string, unknown>): Promise<ResolvedKey> {
-  const secret =
-    keyFromAuthorization(c.req.header('authorization')) ??
-    (typeof body.writeKey === 'string' ? body.writeKey : undefined);
+async function authenticate(c: Context<Env>, keys: KeyStore, bodyWriteKey: string | undefined): Promise<ResolvedKey> {
+  const secret = keyFromAuthorization(c.req.header('authorization')) ?? bodyWriteKey;
   if (!secret) throw unauthorized('A write key is required: Basic auth username or "writeKey" in the body');
   const key = await keys.resolve(secret);
   if (!key) throw unauthorized('The write key is not valid');
   return key;
 }
 
-/** Deep merge where `over` wins; used to fold a batch's top-level context into each event. */
-function mergeDeep(base: unknown, over: unknown): unknown {
-  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = mergeDeep(base[k], v);
-  return out;
-}
-
-/** `checkSize` is false when the whole request is under the event limit, so no event can exceed it. */
-function validateCall(raw: unknown, where?: string, checkSize = true): SegmentCall {
-  if (checkSize && byteLength(JSON.stringify(raw) ?? '') > LIMITS.eventBytes) {
-    throw new HttpError(413, 'event_too_large', `${where ? `${where}: ` : ''}an event must be at most 32 KB`);
-  }
-  const parsed = SegmentCallSchema.safeParse(raw);
-  if (!parsed.success) throw validationError(parsed.error, where);
-  return parsed.data;
-}
-
-const hasValidUserHash = (key: ResolvedKey, call: SegmentCall) =>
+/** With identity verification on, whether the event's userId carries its valid signature (`context.userHash`). */
+const hasValidUserHash = (key: ResolvedKey, row: EventRow) =>
   !!key.verificationSecret &&
-  !!call.userId &&
-  verifyUserHash(key.verificationSecret, call.userId, call.context?.userHash);
+  !!row.user_id &&
+  verifyUserHash(key.verificationSecret, row.user_id, row.context.userHash);
 
 /**
  * With identity verification on for the key, every identify and alias naming a userId must carry
  * `context.userHash`, the HMAC of the userId the site's backend computed: otherwise a visitor could
  * attach themselves to someone else's profile. A missing or wrong signature refuses the request.
  */
-function checkIdentityVerification(key: ResolvedKey, calls: SegmentCall[]) {
+function checkIdentityVerification(key: ResolvedKey, events: DecodedEvent[]) {
   if (!key.verificationSecret) return;
-  calls.forEach((call, i) => {
-    if ((call.type === 'identify' || call.type === 'alias') && call.userId && !hasValidUserHash(key, call)) {
-      const path = calls.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
+  events.forEach(({ row }, i) => {
+    if ((row.call_type === 'identify' || row.call_type === 'alias') && row.user_id && !hasValidUserHash(key, row)) {
+      const path = events.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
       throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
         { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
       ]);
@@ -111,13 +69,14 @@ function checkIdentityVerification(key: ResolvedKey, calls: SegmentCall[]) {
 
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
 export function trackingRoutes(options: TrackingRoutesOptions) {
-  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped } = {
+  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped, decoder } = {
     trustProxy: false,
     onAccepted: () => {},
     rateLimit: async () => {},
     ipMode: 'keep' as IpMode,
     suppressions: { suppresses: () => false },
     onDropped: () => {},
+    decoder: sharedRequestDecoder,
     ...options,
   };
   const app = new Hono<Env>();
@@ -132,75 +91,47 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     }),
   );
 
-  async function accept(c: Context<Env>, calls: SegmentCall[]) {
+  /** Decodes the body (on the worker), then authenticates, rate-limits, verifies, and stores. */
+  async function handle(c: Context<Env>, endpoint: CallType | 'batch') {
     const startedAt = performance.now();
-    const key = c.get('key');
-    checkIdentityVerification(key, calls);
-    const req: RequestInfo = {
+    const decoded = await decoder.decode({
+      text: await c.req.text(),
+      endpoint,
       receivedAt: new Date(),
       ip: requestIp(c, trustProxy),
       userAgent: c.req.header('user-agent') ?? null,
       ipMode,
       keyring,
-    };
+    });
+    // An unreadable body is answered before authentication, invalid events after it.
+    if ('parseError' in decoded) throw decoded.parseError;
+    const key = await authenticate(c, keys, decoded.writeKey);
+    c.set('key', key);
+    await rateLimit(key.id);
+    if ('error' in decoded) throw decoded.error;
+    const { events } = decoded;
+    checkIdentityVerification(key, events);
+
     const rows: EventRow[] = [];
     const links: LinkOp[] = [];
     let copyText = '';
-    let suppressed = 0;
-    for (const call of calls) {
-      const { row, link } = normalizeCall(call, req);
-      if (suppressions.suppresses(row)) {
-        suppressed++;
-        continue;
-      }
+    for (const { row, link, copyLine } of events) {
+      if (suppressions.suppresses(row)) continue;
       rows.push(row);
-      // Encoded here, while other requests' transaction commits, to keep the commit path short.
-      copyText += toCopyLine(row);
+      copyText += copyLine;
       // With identity verification, only a signed call may link a userId to this visitor.
-      if (link && (!key.verificationSecret || link.kind !== 'implicit' || hasValidUserHash(key, call)))
-        links.push(link);
+      if (link && (!key.verificationSecret || link.kind !== 'implicit' || hasValidUserHash(key, row))) links.push(link);
     }
+    const suppressed = events.length - rows.length;
     if (suppressed) onDropped(suppressed, 'suppressed');
     if (rows.length) await writer.write({ rows, links, copyText });
     onAccepted(rows.length, startedAt);
     // Suppressed events are acknowledged like the others: a sender must not learn who is suppressed.
-    return c.json({ success: true, count: calls.length });
+    return c.json({ success: true, count: events.length });
   }
 
-  for (const type of CALL_TYPES) {
-    app.post(`/${type}`, async (c) => {
-      const { body } = await readJson(c);
-      c.set('key', await authenticate(c, keys, body));
-      await rateLimit(c.get('key').id);
-      return accept(c, [validateCall({ ...body, type: type satisfies CallType })]);
-    });
-  }
-
-  app.post('/batch', async (c) => {
-    const { body, bytes } = await readJson(c);
-    c.set('key', await authenticate(c, keys, body));
-    await rateLimit(c.get('key').id);
-    const envelope = BatchEnvelope.safeParse(body);
-    if (!envelope.success) {
-      const tooMany = envelope.error.issues.some((i) => i.code === 'too_big' && i.path[0] === 'batch');
-      if (tooMany)
-        throw new HttpError(413, 'batch_too_large', `A batch must hold at most ${LIMITS.batchEvents} events`);
-      throw validationError(envelope.error);
-    }
-    const { batch, context, integrations, sentAt } = envelope.data;
-    const calls = batch.map((item, i) => {
-      if (!isPlainObject(item))
-        throw badRequest(`batch.${i}: must be an object`, [{ path: `batch.${i}`, message: 'must be an object' }]);
-      const merged = {
-        ...item,
-        context: mergeDeep(context, item.context),
-        integrations: mergeDeep(integrations, item.integrations),
-        sentAt: item.sentAt ?? sentAt,
-      };
-      return validateCall(merged, `batch.${i}`, bytes > LIMITS.eventBytes);
-    });
-    return accept(c, calls);
-  });
+  for (const type of CALL_TYPES) app.post(`/${type}`, (c) => handle(c, type));
+  app.post('/batch', (c) => handle(c, 'batch'));
 
   return app;
 }

@@ -1,0 +1,81 @@
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, it } from 'vitest';
+import { HttpError } from '../http/errors';
+import { generateKeyMaterial, parseKeyring } from '../privacy/encryption';
+import { type DecodeInput, decodeRequest } from './decode-request';
+import { RequestDecoder, spawnDecodeWorker } from './request-decoder';
+
+const keyring = parseKeyring(`k1:${generateKeyMaterial()}`, generateKeyMaterial());
+const input = (body: unknown, endpoint: DecodeInput['endpoint'] = 'batch'): DecodeInput => ({
+  text: JSON.stringify(body),
+  endpoint,
+  receivedAt: new Date('2024-05-01T12:00:00.000Z'),
+  ip: '203.0.113.9',
+  userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148',
+  ipMode: 'keep',
+  keyring,
+});
+
+const decoders: RequestDecoder[] = [];
+const newDecoder = (spawn?: () => Worker) => {
+  const decoder = new RequestDecoder(spawn);
+  decoders.push(decoder);
+  return decoder;
+};
+afterAll(async () => {
+  for (const d of decoders) await d.close();
+});
+
+describe('the request decoder on its worker thread', () => {
+  it('hands back what decoding on this thread gives: rows, identity work with its dates, COPY lines', async () => {
+    const body = {
+      writeKey: 'wk_in_body',
+      sentAt: '2024-05-01T12:00:01.000Z',
+      context: { locale: 'de-DE' },
+      batch: [
+        { type: 'identify', messageId: 'm1', userId: 'u1', anonymousId: 'a1', traits: { email: 'Ada@Example.com' } },
+        { type: 'track', messageId: 'm2', anonymousId: 'a1', event: 'Quote Requested', properties: { premium: 12.5 } },
+      ],
+    };
+    const onWorker = await newDecoder().decode(input(body));
+    const here = decodeRequest(input(body));
+    if (!('events' in onWorker) || !('events' in here)) throw new Error('expected events');
+    expect(onWorker.writeKey).toBe('wk_in_body');
+    expect(onWorker.events.map((e) => e.link)).toEqual(here.events.map((e) => e.link));
+    expect(onWorker.events[0]?.link?.at).toBeInstanceOf(Date);
+    expect(onWorker.events.map((e) => e.row.properties)).toEqual(here.events.map((e) => e.row.properties));
+    // Traits are sealed with a fresh IV each time, so the two sides' ciphertexts differ; the rest is equal.
+    expect(onWorker.events[1]?.copyLine).toBe(here.events[1]?.copyLine);
+    expect(onWorker.events[0]?.row.context.locale).toBe('de-DE');
+    expect(onWorker.events[0]?.row.browser).toBe(here.events[0]?.row.browser);
+  });
+
+  it('hands back errors as HttpErrors with their status, code and issues', async () => {
+    const decoder = newDecoder();
+    const unreadable = await decoder.decode({ ...input({}), text: '{"batch": [' });
+    expect('parseError' in unreadable && unreadable.parseError).toBeInstanceOf(HttpError);
+    expect('parseError' in unreadable && unreadable.parseError.code).toBe('invalid_json');
+
+    const invalid = await decoder.decode(input({ writeKey: 'wk', batch: [{ type: 'track', anonymousId: 'a' }] }));
+    if (!('error' in invalid)) throw new Error('expected a validation error');
+    expect(invalid.writeKey).toBe('wk');
+    expect(invalid.error).toBeInstanceOf(HttpError);
+    expect(invalid.error.status).toBe(400);
+    expect(invalid.error.issues?.map((i) => i.path)).toEqual(['batch.0.event']);
+  });
+
+  it('fails the requests a crashed worker held, and starts a new worker for the next', async () => {
+    let spawned = 0;
+    // The first worker dies on its first message, as a crash would; later ones are real.
+    const decoder = newDecoder(() =>
+      spawned++ === 0
+        ? new Worker("require('node:worker_threads').parentPort.on('message', () => process.exit(3))", { eval: true })
+        : spawnDecodeWorker(),
+    );
+    const track = input({ anonymousId: 'a', event: 'e' }, 'track');
+    await expect(decoder.decode(track)).rejects.toThrow(/exit code 3/);
+    const next = await decoder.decode(track);
+    expect('events' in next && next.events).toHaveLength(1);
+    expect(spawned).toBe(2);
+  });
+});

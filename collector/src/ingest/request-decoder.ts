@@ -1,0 +1,114 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type ErrorIssue, HttpError } from '../http/errors';
+import type { DecodedEvent, DecodeInput, DecodeResult } from './decode-request';
+
+/** An HttpError as plain data: structured cloning keeps an Error's message, not its fields. */
+interface WireError {
+  status: HttpError['status'];
+  code: string;
+  message: string;
+  issues?: ErrorIssue[];
+}
+type WireResult =
+  | { parseError: WireError }
+  | { writeKey: string | undefined; error: WireError }
+  | { writeKey: string | undefined; events: DecodedEvent[] };
+type Reply = { id: number; result: WireResult } | { id: number; failure: string };
+
+const wireError = (e: HttpError): WireError => ({
+  status: e.status,
+  code: e.code,
+  message: e.message,
+  issues: e.issues,
+});
+const httpError = (e: WireError) => new HttpError(e.status, e.code, e.message, e.issues);
+
+export function toWire(result: DecodeResult): WireResult {
+  if ('parseError' in result) return { parseError: wireError(result.parseError) };
+  if ('error' in result) return { writeKey: result.writeKey, error: wireError(result.error) };
+  return result;
+}
+
+function fromWire(result: WireResult): DecodeResult {
+  if ('parseError' in result) return { parseError: httpError(result.parseError) };
+  if ('error' in result) return { writeKey: result.writeKey, error: httpError(result.error) };
+  return result;
+}
+
+/** The worker runs from the same kind of file as this module: TypeScript under tsx and Vitest, JavaScript once built. */
+export function spawnDecodeWorker(): Worker {
+  const entry = new URL(`./decode-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
+  // A worker does not inherit the main thread's loader hooks: it registers tsx before loading its entry.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry.href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`));
+}
+
+/**
+ * Decodes tracking requests (parse, validate, enrich, encode: `decodeRequest`) on a worker thread.
+ * That work is most of a request's CPU; off the main thread it no longer delays the replies from
+ * PostgreSQL that flushes wait for, and it uses a second core. The worker starts on first use and
+ * restarts after a crash (the requests it held fail with a 500). It never keeps the process alive.
+ */
+export class RequestDecoder {
+  readonly #spawn: () => Worker;
+  #worker: Worker | null = null;
+  readonly #pending = new Map<
+    number,
+    { worker: Worker; resolve: (r: DecodeResult) => void; reject: (e: Error) => void }
+  >();
+  #nextId = 0;
+
+  constructor(spawn: () => Worker = spawnDecodeWorker) {
+    this.#spawn = spawn;
+  }
+
+  decode(input: DecodeInput): Promise<DecodeResult> {
+    const worker = this.#worker ?? this.#start();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { worker, resolve, reject });
+      worker.ref();
+      worker.postMessage({ id, input });
+    });
+  }
+
+  /** Stops the worker; requests it still held fail. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = null;
+    await worker?.terminate();
+  }
+
+  #start(): Worker {
+    const worker = this.#spawn();
+    worker.unref();
+    worker.on('message', (reply: Reply) => {
+      const pending = this.#pending.get(reply.id);
+      this.#pending.delete(reply.id);
+      if (![...this.#pending.values()].some((p) => p.worker === worker)) worker.unref();
+      if (!pending) return;
+      if ('failure' in reply) pending.reject(new Error(`decoding failed: ${reply.failure}`));
+      else pending.resolve(fromWire(reply.result));
+    });
+    worker.on('error', (err) => this.#lost(worker, err));
+    worker.on('exit', (code) => this.#lost(worker, new Error(`the decode worker stopped (exit code ${code})`)));
+    this.#worker = worker;
+    return worker;
+  }
+
+  #lost(worker: Worker, err: Error) {
+    if (this.#worker === worker) this.#worker = null;
+    for (const [id, p] of this.#pending) {
+      if (p.worker !== worker) continue;
+      this.#pending.delete(id);
+      p.reject(err);
+    }
+  }
+}
+
+/** One decoder per process: it holds no state of its own, so every app in the process can share its worker. */
+export const sharedRequestDecoder = new RequestDecoder();
