@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { openDatabase } from './db/client';
+import { sharedRequestDecoder } from './ingest/request-decoder';
 import { loadKeyring } from './privacy/keyring';
 import { startRetention } from './privacy/retention';
 import { startTraitCleanup } from './profiles/trait-cleanup';
@@ -36,6 +37,7 @@ async function main() {
     console.log(`  API key (read and admin):  ${created.apiKey}`);
   }
 
+  sharedRequestDecoder.warm();
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
     const where = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.DATA_DIR}`;
     console.log(`Tributary collector listening on http://localhost:${info.port} (${where})`);

@@ -64,6 +64,19 @@ describe('the request decoder on its worker thread', () => {
     expect(invalid.error.issues?.map((i) => i.path)).toEqual(['batch.0.event']);
   });
 
+  it('can start its worker ahead of the first request, and keeps using that one', async () => {
+    let spawned = 0;
+    const decoder = newDecoder(() => {
+      spawned++;
+      return spawnDecodeWorker();
+    });
+    decoder.warm();
+    expect(spawned).toBe(1);
+    const decoded = await decoder.decode(input({ anonymousId: 'a', event: 'e' }, 'track'));
+    expect('events' in decoded && decoded.events).toHaveLength(1);
+    expect(spawned).toBe(1);
+  });
+
   it('fails the requests a crashed worker held, and starts a new worker for the next', async () => {
     let spawned = 0;
     // The first worker dies on its first message, as a crash would; later ones are real.

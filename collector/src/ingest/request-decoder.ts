@@ -66,6 +66,11 @@ export class RequestDecoder {
     this.#spawn = spawn;
   }
 
+  /** Starts the worker ahead of the first request, which would otherwise wait for it to load. */
+  warm(): void {
+    if (!this.#worker) this.#start();
+  }
+
   decode(input: DecodeInput): Promise<DecodeResult> {
     const worker = this.#worker ?? this.#start();
     const id = this.#nextId++;
