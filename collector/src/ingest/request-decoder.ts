@@ -49,9 +49,10 @@ export function spawnDecodeWorker(): Worker {
 
 /**
  * Decodes tracking requests (parse, validate, enrich, encode: `decodeRequest`) on a worker thread.
- * That work is most of a request's CPU; off the main thread it no longer delays the replies from
- * PostgreSQL that flushes wait for, and it uses a second core. The worker starts on first use and
- * restarts after a crash (the requests it held fail with a 500). It never keeps the process alive.
+ * That work is the bulk of a request's own CPU; off the main thread it no longer delays the replies
+ * from PostgreSQL that flushes wait for, and it uses a second core. The worker starts on first use
+ * (or `warm`) and restarts after a crash (the requests it held fail with a 500). It keeps the process
+ * alive only while it holds requests.
  */
 export class RequestDecoder {
   readonly #spawn: () => Worker;
