@@ -7,21 +7,14 @@ import {
 } from '@tributary/spec';
 import { badRequest, HttpError, validationError } from '../http/errors';
 import { isPlainObject } from '../is-plain-object';
-import type { Keyring } from '../privacy/encryption';
-import type { IpMode } from '../privacy/ip-mode';
 import { type EventRow, type LinkOp, toCopyLine } from './event-row';
-import { normalizeCall } from './normalize-call';
+import { normalizeCall, type RequestInfo } from './normalize-call';
 
-/** One request to `/v1/<type>` or `/v1/batch`, as the decoder needs it. */
-export interface DecodeInput {
+/** One request to `/v1/<type>` or `/v1/batch`: its body, and what enrichment takes from the request. */
+export interface DecodeInput extends RequestInfo {
   text: string;
   /** The endpoint: a call type, or `batch`. */
   endpoint: CallType | 'batch';
-  receivedAt: Date;
-  ip: string | null;
-  userAgent: string | null;
-  ipMode: IpMode;
-  keyring: Keyring;
 }
 
 export interface DecodedEvent {
@@ -116,9 +109,8 @@ export function decodeRequest(input: DecodeInput): DecodeResult {
       input.endpoint === 'batch'
         ? batchCalls(body, byteLength(input.text))
         : [validateCall({ ...body, type: input.endpoint })];
-    const { receivedAt, ip, userAgent, ipMode, keyring } = input;
     const events = calls.map((call) => {
-      const { row, link } = normalizeCall(call, { receivedAt, ip, userAgent, ipMode, keyring });
+      const { row, link } = normalizeCall(call, input);
       return { row, link, copyLine: toCopyLine(row) };
     });
     return { writeKey, events };

@@ -10,7 +10,7 @@ import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
 import type { DecodedEvent } from './decode-request';
 import type { EventRow, LinkOp } from './event-row';
-import { type RequestDecoder, sharedRequestDecoder } from './request-decoder';
+import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 
 export interface TrackingRoutesOptions {
@@ -30,8 +30,6 @@ export interface TrackingRoutesOptions {
   onDropped?: (count: number, reason: 'suppressed') => void;
   /** Told how many events each accepted request stored, for metrics. */
   onAccepted?: (count: number, startedAt: number) => void;
-  /** Decodes request bodies; by default on a worker thread of its own. */
-  decoder?: RequestDecoder;
 }
 
 type Env = { Variables: { key: ResolvedKey } };
@@ -69,14 +67,13 @@ function checkIdentityVerification(key: ResolvedKey, events: DecodedEvent[]) {
 
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
 export function trackingRoutes(options: TrackingRoutesOptions) {
-  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped, decoder } = {
+  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped } = {
     trustProxy: false,
     onAccepted: () => {},
     rateLimit: async () => {},
     ipMode: 'keep' as IpMode,
     suppressions: { suppresses: () => false },
     onDropped: () => {},
-    decoder: sharedRequestDecoder,
     ...options,
   };
   const app = new Hono<Env>();
@@ -94,7 +91,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   /** Decodes the body (on the worker), then authenticates, rate-limits, verifies, and stores. */
   async function handle(c: Context<Env>, endpoint: CallType | 'batch') {
     const startedAt = performance.now();
-    const decoded = await decoder.decode({
+    const decoded = await sharedRequestDecoder.decode({
       text: await c.req.text(),
       endpoint,
       receivedAt: new Date(),
