@@ -13,7 +13,7 @@ import { BatchWriter } from './ingest/batch-writer';
 import { trackingRoutes } from './ingest/tracking-routes';
 import { adminRoutes } from './privacy/admin-routes';
 import { AuditTrail } from './privacy/audit-trail';
-import { rowsWithoutAnalyticsConsent } from './privacy/consent-enforcement';
+import { eventsWithoutAnalyticsConsent } from './privacy/consent-enforcement';
 import type { Keyring } from './privacy/encryption';
 import { loadKeyring } from './privacy/keyring';
 import { KeyStore } from './privacy/keys';
@@ -52,7 +52,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     concurrency: database.kind === 'postgres' ? 2 : 1,
     selectDropped: async (tx, rows) => {
-      const dropped = await rowsWithoutAnalyticsConsent(tx, rows);
+      const dropped = await eventsWithoutAnalyticsConsent(tx, rows);
       if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);
       return dropped;
     },

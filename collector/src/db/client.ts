@@ -93,10 +93,16 @@ export async function queryRows<T>(db: Db | Tx, query: SQL): Promise<T[]> {
 
 /**
  * Bulk-loads rows with COPY inside the transaction `tx`, on either driver: postgres.js streams them,
- * PGlite reads them from a blob. `text` is in COPY's text format (tab-separated, `\N` for null).
+ * PGlite reads them from a blob. `texts` are pieces of COPY's text format (tab-separated, `\N` for
+ * null), sent one after the other.
  * COPY is several times faster than INSERT for ingestion, which is most of what the collector does.
  */
-export async function copyRows(tx: Tx, table: string, columns: readonly string[], text: string): Promise<void> {
+export async function copyRows(
+  tx: Tx,
+  table: string,
+  columns: readonly string[],
+  texts: readonly (string | Uint8Array<ArrayBuffer>)[],
+): Promise<void> {
   const client = (tx as unknown as { session: { client: CopyCapableClient } }).session.client;
   const statement = `copy ${table} (${columns.join(', ')}) from`;
   if ('unsafe' in client) {
@@ -108,12 +114,12 @@ export async function copyRows(tx: Tx, table: string, columns: readonly string[]
       timer = setTimeout(() => reject(new Error('COPY did not complete within 60 s')), 60_000);
     });
     try {
-      await Promise.race([pipeline(Readable.from([text]), stream), stuck]);
+      await Promise.race([pipeline(Readable.from(texts), stream), stuck]);
     } finally {
       clearTimeout(timer);
     }
   } else {
-    await client.query(`${statement} '/dev/blob'`, [], { blob: new Blob([text]) });
+    await client.query(`${statement} '/dev/blob'`, [], { blob: new Blob([...texts]) });
   }
 }
 

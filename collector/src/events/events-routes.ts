@@ -12,6 +12,7 @@ import type { Db } from '../db/client';
 import { customerEvents } from '../db/schema';
 import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import type { BatchWriter } from '../ingest/batch-writer';
+import { toIngestBatch } from '../ingest/ingest-batch';
 import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
 import { sealNestedTraits } from '../privacy/personal-data';
@@ -70,37 +71,39 @@ export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWri
       const receivedAt = new Date();
       const device = e.userAgent ? parseUserAgent(e.userAgent) : null;
       const messageId = e.messageId ?? crypto.randomUUID();
-      await writer.write({
-        rows: [
+      await writer.write(
+        toIngestBatch([
           {
-            message_id: messageId,
-            customer_id: e.customerId ?? null,
-            anonymous_id: e.anonymousId ?? null,
-            user_id: null,
-            session_id: e.sessionId ?? null,
-            call_type: 'cdp',
-            event_type: e.eventType,
-            event_name: e.eventName,
-            event_category: e.eventCategory ?? null,
-            properties: e.properties ?? {},
-            context: sealNestedTraits(keyring, e.context ?? {}),
-            timestamp: (e.timestamp ?? receivedAt).toISOString(),
-            original_timestamp: e.timestamp?.toISOString() ?? null,
-            sent_at: null,
-            received_at: receivedAt.toISOString(),
-            device_type: e.deviceType ?? device?.deviceType ?? null,
-            browser: e.browser ?? device?.browser ?? null,
-            os: e.os ?? device?.os ?? null,
-            ip_address: e.ipAddress ?? null,
-            user_agent: e.userAgent ?? null,
-            country: e.country ?? null,
-            region: e.region ?? null,
-            city: e.city ?? null,
-            metadata: sealNestedTraits(keyring, e.metadata ?? null),
+            link: null,
+            row: {
+              message_id: messageId,
+              customer_id: e.customerId ?? null,
+              anonymous_id: e.anonymousId ?? null,
+              user_id: null,
+              session_id: e.sessionId ?? null,
+              call_type: 'cdp',
+              event_type: e.eventType,
+              event_name: e.eventName,
+              event_category: e.eventCategory ?? null,
+              properties: e.properties ?? {},
+              context: sealNestedTraits(keyring, e.context ?? {}),
+              timestamp: (e.timestamp ?? receivedAt).toISOString(),
+              original_timestamp: e.timestamp?.toISOString() ?? null,
+              sent_at: null,
+              received_at: receivedAt.toISOString(),
+              device_type: e.deviceType ?? device?.deviceType ?? null,
+              browser: e.browser ?? device?.browser ?? null,
+              os: e.os ?? device?.os ?? null,
+              ip_address: e.ipAddress ?? null,
+              user_agent: e.userAgent ?? null,
+              country: e.country ?? null,
+              region: e.region ?? null,
+              city: e.city ?? null,
+              metadata: sealNestedTraits(keyring, e.metadata ?? null),
+            },
           },
-        ],
-        links: [],
-      });
+        ]),
+      );
       return c.json({ success: true, messageId }, 200);
     })
     .openapi(listRoute, async (c) => {

@@ -5,7 +5,8 @@ import { linkIdentities } from '../identity/link-identities';
 import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
 import { takeCustomerWriteTurn } from './customer-write-turn';
-import { EVENT_COLUMNS, type EventRow, type IngestBatch, type LinkOp, toCopyLine } from './event-row';
+import { EVENT_COLUMNS, type EventSummary, type IngestBatch, type LinkOp } from './event-row';
+import { keepEvents } from './ingest-batch';
 
 /** Work other modules add to every flush, inside its transaction (consent records, for one). */
 export type FlushHook = (tx: Tx, batches: readonly IngestBatch[]) => Promise<void>;
@@ -17,7 +18,7 @@ export interface BatchWriterOptions {
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
   /** Picks the rows not to store (consent revoked, for one); they are counted, and hooks still see them. */
-  selectDropped?: (tx: Tx, rows: readonly EventRow[]) => Promise<ReadonlySet<EventRow>>;
+  selectDropped?: (tx: Tx, events: readonly EventSummary[]) => Promise<ReadonlySet<EventSummary>>;
   /**
    * Flushes in flight at once. One keeps PGlite's single connection simple; on PostgreSQL a second
    * flush copies its rows while the first commits.
@@ -50,16 +51,19 @@ class DuplicateMessageId extends Error {}
  * unique violation; the flush is then redone with `dedupe`: COPY into a session-local staging table
  * and one INSERT ... ON CONFLICT DO NOTHING, which skips the duplicates instead of failing.
  */
-async function insertEvents(tx: Tx, batches: readonly IngestBatch[], dropped: ReadonlySet<EventRow>, dedupe: boolean) {
-  if (batches.every((b) => b.rows.every((r) => dropped.has(r)))) return;
-  let text = '';
-  for (const b of batches) {
-    const keep = dropped.size ? b.rows.filter((r) => !dropped.has(r)) : b.rows;
-    text += keep.length === b.rows.length && b.copyText !== undefined ? b.copyText : keep.map(toCopyLine).join('');
-  }
+async function insertEvents(
+  tx: Tx,
+  batches: readonly IngestBatch[],
+  dropped: ReadonlySet<EventSummary>,
+  dedupe: boolean,
+) {
+  const texts = batches
+    .map((b) => (dropped.size ? keepEvents(b, (e) => !dropped.has(e)) : b).copy)
+    .filter((copy) => copy.length);
+  if (!texts.length) return;
   if (!dedupe) {
     try {
-      return await copyRows(tx, 'customer_events', COLUMN_NAMES, text);
+      return await copyRows(tx, 'customer_events', COLUMN_NAMES, texts);
     } catch (e) {
       throw hasErrorCode(e, UNIQUE_VIOLATION)
         ? new DuplicateMessageId('a messageId is stored already', { cause: e })
@@ -67,7 +71,7 @@ async function insertEvents(tx: Tx, batches: readonly IngestBatch[], dropped: Re
     }
   }
   await tx.execute(sql.raw(`create temp table if not exists event_staging (${STAGING_COLUMNS}) on commit delete rows`));
-  await copyRows(tx, 'event_staging', COLUMN_NAMES, text);
+  await copyRows(tx, 'event_staging', COLUMN_NAMES, texts);
   const names = COLUMN_NAMES.join(', ');
   await tx.execute(
     sql.raw(
@@ -154,18 +158,17 @@ export class BatchWriter {
   }
 
   async #commit(batches: IngestBatch[]): Promise<void> {
-    const rows: EventRow[] = [];
+    const events = batches.flatMap((b) => b.events);
     const links: LinkOp[] = [];
-    for (const b of batches) {
-      rows.push(...b.rows);
-      for (const l of b.links) if (l.kind !== 'implicit' || !this.#recentLinks.has(linkKey(l))) links.push(l);
+    for (const { link } of events) {
+      if (link && (link.kind !== 'implicit' || !this.#recentLinks.has(linkKey(link)))) links.push(link);
     }
     let dropped = 0;
     const linked: [LinkOp, string | null][] = [];
     const transaction = (dedupe: boolean) =>
       this.#db.transaction(async (tx) => {
         linked.length = 0;
-        const drop = await this.#options.selectDropped(tx, rows);
+        const drop = await this.#options.selectDropped(tx, events);
         dropped = drop.size;
         await insertEvents(tx, batches, drop, dedupe);
         // Identity linking reads, then writes: flushes in flight take turns here. A deadlock with an
@@ -189,7 +192,7 @@ export class BatchWriter {
     for (const [link, customerId] of linked) this.#options.onLinked(link, customerId);
     this.#options.onCommitted(batches);
     this.stats.commits++;
-    this.stats.rows += rows.length - dropped;
+    this.stats.rows += events.length - dropped;
     this.stats.dropped += dropped;
     for (const l of links) this.#rememberLink(l);
   }

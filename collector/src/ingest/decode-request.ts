@@ -7,7 +7,8 @@ import {
 } from '@tributary/spec';
 import { badRequest, HttpError, validationError } from '../http/errors';
 import { isPlainObject } from '../is-plain-object';
-import { type EventRow, type LinkOp, toCopyLine } from './event-row';
+import type { IngestBatch } from './event-row';
+import { toIngestBatch } from './ingest-batch';
 import { normalizeCall, type RequestInfo } from './normalize-call';
 
 /** One request to `/v1/<type>` or `/v1/batch`: its body, and what enrichment takes from the request. */
@@ -15,13 +16,6 @@ export interface DecodeInput extends RequestInfo {
   text: string;
   /** The endpoint: a call type, or `batch`. */
   endpoint: CallType | 'batch';
-}
-
-export interface DecodedEvent {
-  row: EventRow;
-  /** The row as a line of COPY text, encoded here rather than on the commit path. */
-  copyLine: string;
-  link: LinkOp | null;
 }
 
 /**
@@ -32,7 +26,7 @@ export interface DecodedEvent {
 export type DecodeResult =
   | { parseError: HttpError }
   | { writeKey: string | undefined; error: HttpError }
-  | { writeKey: string | undefined; events: DecodedEvent[] };
+  | { writeKey: string | undefined; batch: IngestBatch };
 
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 
@@ -92,8 +86,8 @@ function batchCalls(body: Record<string, unknown>, bytes: number): SegmentCall[]
 }
 
 /**
- * A tracking request's body as event rows, identity work and COPY text: parsed, validated, enriched
- * and encoded. Pure CPU work with no I/O, so it can run on a worker thread (see request-decoder.ts).
+ * A tracking request's body as an `IngestBatch`: parsed, validated, enriched, summarized and encoded
+ * as COPY text. Pure CPU work with no I/O, so it can run on a worker thread (see request-decoder.ts).
  */
 export function decodeRequest(input: DecodeInput): DecodeResult {
   let body: Record<string, unknown>;
@@ -109,11 +103,7 @@ export function decodeRequest(input: DecodeInput): DecodeResult {
       input.endpoint === 'batch'
         ? batchCalls(body, byteLength(input.text))
         : [validateCall({ ...body, type: input.endpoint })];
-    const events = calls.map((call) => {
-      const { row, link } = normalizeCall(call, input);
-      return { row, link, copyLine: toCopyLine(row) };
-    });
-    return { writeKey, events };
+    return { writeKey, batch: toIngestBatch(calls.map((call) => normalizeCall(call, input))) };
   } catch (e) {
     if (e instanceof HttpError) return { writeKey, error: e };
     throw e;

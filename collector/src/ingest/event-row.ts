@@ -1,4 +1,4 @@
-import type { EventType } from '@tributary/spec';
+import type { ConsentType, EventType } from '@tributary/spec';
 
 /** One row of `customer_events` as the batch writer inserts it (dates as ISO strings, for json_to_recordset). */
 export interface EventRow {
@@ -38,12 +38,33 @@ export interface LinkOp {
   at: Date;
 }
 
-/** What one request hands the batch writer. */
+/**
+ * What a flush needs of one event besides its stored text: whom it names, the consent it carries,
+ * what consent records cite, and the identity work it asks for. Small, so it is cheap to hand from
+ * the decode worker to the main thread and to keep until the flush commits.
+ */
+export interface EventSummary {
+  message_id: string;
+  customer_id: string | null;
+  anonymous_id: string | null;
+  user_id: string | null;
+  call_type: string;
+  timestamp: string;
+  ip_address: string | null;
+  /** `context.userHash`, the signature identity verification checks; whatever the sender put there. */
+  user_hash: unknown;
+  /** The consent the event carries (`context.consent.categoryPreferences`) by consent type; null when none. */
+  consent: [ConsentType, boolean][] | null;
+  link: LinkOp | null;
+}
+
+/** Events on their way to `customer_events`, as one request hands them to the batch writer. */
 export interface IngestBatch {
-  rows: EventRow[];
-  /** The rows already encoded by `toCopyLine`, when the caller did it off the commit path. */
-  copyText?: string;
-  links: LinkOp[];
+  events: EventSummary[];
+  /** The events as lines of COPY text in UTF-8, in order: one buffer, which crosses threads without a copy. */
+  copy: Uint8Array<ArrayBuffer>;
+  /** Where each event's line starts in `copy`, then where the last ends: event i is `copy[lineStarts[i], lineStarts[i + 1])`. */
+  lineStarts: Uint32Array<ArrayBuffer>;
 }
 
 export const EVENT_COLUMNS = [

@@ -2,7 +2,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type ErrorIssue, HttpError } from '../http/errors';
-import type { DecodedEvent, DecodeInput, DecodeResult } from './decode-request';
+import type { DecodeInput, DecodeResult } from './decode-request';
+import type { IngestBatch } from './event-row';
 
 /** An HttpError as plain data: structured cloning keeps an Error's message, not its fields. */
 interface WireError {
@@ -14,7 +15,7 @@ interface WireError {
 type WireResult =
   | { parseError: WireError }
   | { writeKey: string | undefined; error: WireError }
-  | { writeKey: string | undefined; events: DecodedEvent[] };
+  | { writeKey: string | undefined; batch: IngestBatch };
 type Reply = { id: number; result: WireResult } | { id: number; failure: string };
 
 const wireError = (e: HttpError): WireError => ({

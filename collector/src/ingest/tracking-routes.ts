@@ -8,8 +8,8 @@ import { verifyUserHash } from '../privacy/identity-verification';
 import type { IpMode } from '../privacy/ip-mode';
 import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
-import type { DecodedEvent } from './decode-request';
-import type { EventRow, LinkOp } from './event-row';
+import type { EventSummary } from './event-row';
+import { keepEvents } from './ingest-batch';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 
@@ -25,7 +25,7 @@ export interface TrackingRoutesOptions {
   /** What to keep of IP addresses. */
   ipMode?: IpMode;
   /** Identifiers whose events are not stored. */
-  suppressions?: { suppresses(row: EventRow): boolean };
+  suppressions?: { suppresses(event: EventSummary): boolean };
   /** Told how many events a request carried that were not stored, and why. */
   onDropped?: (count: number, reason: 'suppressed') => void;
   /** Told how many events each accepted request stored, for metrics. */
@@ -43,20 +43,22 @@ async function authenticate(c: Context<Env>, keys: KeyStore, bodyWriteKey: strin
 }
 
 /** With identity verification on, whether the event's userId carries its valid signature (`context.userHash`). */
-const hasValidUserHash = (key: ResolvedKey, row: EventRow) =>
-  !!key.verificationSecret &&
-  !!row.user_id &&
-  verifyUserHash(key.verificationSecret, row.user_id, row.context.userHash);
+const hasValidUserHash = (key: ResolvedKey, event: EventSummary) =>
+  !!key.verificationSecret && !!event.user_id && verifyUserHash(key.verificationSecret, event.user_id, event.user_hash);
 
 /**
  * With identity verification on for the key, every identify and alias naming a userId must carry
  * `context.userHash`, the HMAC of the userId the site's backend computed: otherwise a visitor could
  * attach themselves to someone else's profile. A missing or wrong signature refuses the request.
  */
-function checkIdentityVerification(key: ResolvedKey, events: DecodedEvent[]) {
+function checkIdentityVerification(key: ResolvedKey, events: EventSummary[]) {
   if (!key.verificationSecret) return;
-  events.forEach(({ row }, i) => {
-    if ((row.call_type === 'identify' || row.call_type === 'alias') && row.user_id && !hasValidUserHash(key, row)) {
+  events.forEach((event, i) => {
+    if (
+      (event.call_type === 'identify' || event.call_type === 'alias') &&
+      event.user_id &&
+      !hasValidUserHash(key, event)
+    ) {
       const path = events.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
       throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
         { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
@@ -106,23 +108,18 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     c.set('key', key);
     await rateLimit(key.id);
     if ('error' in decoded) throw decoded.error;
-    const { events } = decoded;
+    const { events } = decoded.batch;
     checkIdentityVerification(key, events);
 
-    const rows: EventRow[] = [];
-    const links: LinkOp[] = [];
-    let copyText = '';
-    for (const { row, link, copyLine } of events) {
-      if (suppressions.suppresses(row)) continue;
-      rows.push(row);
-      copyText += copyLine;
-      // With identity verification, only a signed call may link a userId to this visitor.
-      if (link && (!key.verificationSecret || link.kind !== 'implicit' || hasValidUserHash(key, row))) links.push(link);
-    }
-    const suppressed = events.length - rows.length;
+    const kept = keepEvents(decoded.batch, (event) => !suppressions.suppresses(event));
+    const suppressed = events.length - kept.events.length;
     if (suppressed) onDropped(suppressed, 'suppressed');
-    if (rows.length) await writer.write({ rows, links, copyText });
-    onAccepted(rows.length, startedAt);
+    // With identity verification, only a signed call may link a userId to this visitor.
+    const unsignedLink = (e: EventSummary) =>
+      !!key.verificationSecret && e.link?.kind === 'implicit' && !hasValidUserHash(key, e);
+    const batch = { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)) };
+    if (batch.events.length) await writer.write(batch);
+    onAccepted(batch.events.length, startedAt);
     // Suppressed events are acknowledged like the others: a sender must not learn who is suppressed.
     return c.json({ success: true, count: events.length });
   }

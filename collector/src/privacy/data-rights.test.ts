@@ -66,6 +66,24 @@ describe.each(testDatabases)('privacy and data rights on $name', (db) => {
       context: { consent: { categoryPreferences: { analytics: false } } },
     });
     expect(await eventsBy(h, stranger)).toHaveLength(0);
+
+    // In a batch only the denying event is left out: its neighbours' COPY lines (non-ASCII too) are stored whole.
+    const visitor = crypto.randomUUID();
+    const denies = { consent: { categoryPreferences: { analytics: false } } };
+    const batch = await h.send('batch', {
+      batch: [
+        { type: 'track', anonymousId: visitor, event: 'Zürich ✓', properties: { city: 'Zürich', tab: 'a\tb' } },
+        { type: 'track', anonymousId: stranger, event: 'Denied again', context: denies },
+        { type: 'track', anonymousId: visitor, event: 'Kraków 🚀', properties: { note: 'x\\y' } },
+      ],
+    });
+    expect(batch.status).toBe(200);
+    const stored = (await eventsBy(h, visitor)).sort((a, b) => a.eventName.localeCompare(b.eventName));
+    expect(stored.map((e) => [e.eventName, e.properties])).toEqual([
+      ['Kraków 🚀', { note: 'x\\y' }],
+      ['Zürich ✓', { city: 'Zürich', tab: 'a\tb' }],
+    ]);
+    expect(await eventsBy(h, stranger)).toHaveLength(0);
     const metrics = await (await h.call('GET', '/metrics')).text();
     expect(metrics).toMatch(/tributary_events_dropped_total\{reason="consent"\} [2-9]/);
   });

@@ -1,7 +1,7 @@
 import type { Db } from '../db/client';
 import { suppressions } from '../db/schema';
 import { normalizeIdentity } from '../identity/normalize-identity';
-import type { EventRow } from '../ingest/event-row';
+import type { EventSummary } from '../ingest/event-row';
 import { blindIndex, type Keyring } from './encryption';
 
 /**
@@ -47,8 +47,8 @@ export class SuppressionList {
   }
 
   /** Whether an event was sent by a suppressed userId or anonymous ID. */
-  suppresses(row: Pick<EventRow, 'user_id' | 'anonymous_id'>): boolean {
+  suppresses(event: Pick<EventSummary, 'user_id' | 'anonymous_id'>): boolean {
     if (!this.#entries.size) return false;
-    return this.#has('EXTERNAL_ID', row.user_id) || this.#has('COOKIE_ID', row.anonymous_id);
+    return this.#has('EXTERNAL_ID', event.user_id) || this.#has('COOKIE_ID', event.anonymous_id);
   }
 }

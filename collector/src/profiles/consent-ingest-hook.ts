@@ -1,12 +1,24 @@
+import type { ConsentType } from '@tributary/spec';
 import { sql } from 'drizzle-orm';
 import { customerConsents, customerIdentities } from '../db/schema';
 import { textList, uuidList } from '../db/sql-lists';
 import { normalizeIdentity } from '../identity/normalize-identity';
 import type { FlushHook } from '../ingest/batch-writer';
 import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
-import type { EventRow } from '../ingest/event-row';
-import { consentFromCategories, consentPreferencesOf } from './consent-categories';
+import type { EventSummary } from '../ingest/event-row';
 import { anyConsentChanges, applyConsentChanges, type ConsentChange } from './consents-store';
+
+/** One visitor's latest consent of one type in a flush, and the event that carried it. */
+interface Carried {
+  event: EventSummary;
+  userId: string | undefined;
+  anonymousId: string | undefined;
+  consentType: ConsentType;
+  granted: boolean;
+  at: number;
+  /** The event's place in the flush. */
+  order: number;
+}
 
 /**
  * Consent carried by events (`context.consent.categoryPreferences`, as Segment's consent tools and the
@@ -17,17 +29,29 @@ import { anyConsentChanges, applyConsentChanges, type ConsentChange } from './co
  */
 export function consentIngestHook(): FlushHook {
   return async function recordEventConsent(tx, batches) {
-    const carrying: { row: EventRow; userId?: string; anonymousId?: string; prefs: Record<string, unknown> }[] = [];
+    // Only the latest change per customer and type is recorded (applyConsentChanges), and one visitor
+    // (userId and anonymous ID) is one customer: so only each visitor's latest consent per type is kept
+    // here, in the order the events came, instead of one change per type for every event.
+    const latest = new Map<string, Carried>();
+    let order = 0;
     for (const batch of batches) {
-      for (const row of batch.rows) {
-        const prefs = consentPreferencesOf(row);
-        if (!prefs) continue;
-        const userId = normalizeIdentity('EXTERNAL_ID', row.user_id);
-        const anonymousId = normalizeIdentity('COOKIE_ID', row.anonymous_id);
-        if (userId || anonymousId) carrying.push({ row, userId, anonymousId, prefs });
+      for (const event of batch.events) {
+        order++;
+        if (!event.consent) continue;
+        const userId = normalizeIdentity('EXTERNAL_ID', event.user_id);
+        const anonymousId = normalizeIdentity('COOKIE_ID', event.anonymous_id);
+        if (!userId && !anonymousId) continue;
+        const at = Date.parse(event.timestamp);
+        for (const [consentType, granted] of event.consent) {
+          const key = `${userId ?? ''}\u0001${anonymousId ?? ''}\u0001${consentType}`;
+          const seen = latest.get(key);
+          // Ties go to the later event, as in applyConsentChanges' stable sort.
+          if (!seen || at >= seen.at) latest.set(key, { event, userId, anonymousId, consentType, granted, at, order });
+        }
       }
     }
-    if (!carrying.length) return;
+    if (!latest.size) return;
+    const carrying = [...latest.values()].sort((a, b) => a.order - b.order);
 
     const userIds = [...new Set(carrying.flatMap((c) => (c.userId ? [c.userId] : [])))];
     const anonymousIds = [...new Set(carrying.flatMap((c) => (c.anonymousId ? [c.anonymousId] : [])))];
@@ -46,22 +70,20 @@ export function consentIngestHook(): FlushHook {
     const byAnonymous = new Map(owners.filter((o) => o.type === 'COOKIE_ID').map((o) => [o.value, o.customerId]));
 
     const changes: ConsentChange[] = [];
-    for (const { row, userId, anonymousId, prefs } of carrying) {
+    for (const { event, userId, anonymousId, consentType, granted, at } of carrying) {
       const customerId = (userId && byUser.get(userId)) || (anonymousId && byAnonymous.get(anonymousId));
       if (!customerId) continue;
-      for (const [consentType, granted] of consentFromCategories(prefs)) {
-        changes.push({
-          customerId,
-          consentType,
-          granted,
-          source: `event:${row.call_type}`,
-          ipAddress: row.ip_address,
-          expiresAt: null,
-          metadata: { messageId: row.message_id, eventTimestamp: row.timestamp },
-          actor: 'ingestion',
-          at: new Date(row.timestamp),
-        });
-      }
+      changes.push({
+        customerId,
+        consentType,
+        granted,
+        source: `event:${event.call_type}`,
+        ipAddress: event.ip_address,
+        expiresAt: null,
+        metadata: { messageId: event.message_id, eventTimestamp: event.timestamp },
+        actor: 'ingestion',
+        at: new Date(at),
+      });
     }
     if (!changes.length) return;
 

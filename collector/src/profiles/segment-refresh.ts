@@ -50,10 +50,10 @@ export class SegmentRefresher {
   /** A flush committed these events; their customers are found through their identifiers. */
   touchBatches(batches: readonly IngestBatch[]) {
     for (const b of batches)
-      for (const row of b.rows) {
-        if (row.customer_id) this.#customers.add(row.customer_id);
-        if (row.anonymous_id) this.#anonymousIds.add(row.anonymous_id);
-        if (row.user_id) this.#userIds.add(row.user_id);
+      for (const event of b.events) {
+        if (event.customer_id) this.#customers.add(event.customer_id);
+        if (event.anonymous_id) this.#anonymousIds.add(event.anonymous_id);
+        if (event.user_id) this.#userIds.add(event.user_id);
       }
     this.#schedule();
   }

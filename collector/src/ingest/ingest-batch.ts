@@ -1,0 +1,48 @@
+import { consentFromCategories, consentPreferencesOf } from '../profiles/consent-categories';
+import { type EventRow, type EventSummary, type IngestBatch, type LinkOp, toCopyLine } from './event-row';
+
+const encoder = new TextEncoder();
+
+/** What a flush needs of a row besides its text (see `EventSummary`). */
+function summarize(row: EventRow, link: LinkOp | null): EventSummary {
+  const preferences = consentPreferencesOf(row);
+  return {
+    message_id: row.message_id,
+    customer_id: row.customer_id,
+    anonymous_id: row.anonymous_id,
+    user_id: row.user_id,
+    call_type: row.call_type,
+    timestamp: row.timestamp,
+    ip_address: row.ip_address,
+    user_hash: row.context.userHash ?? null,
+    consent: preferences ? [...consentFromCategories(preferences)] : null,
+    link,
+  };
+}
+
+/** Rows with their identity work as an `IngestBatch`: summarized, and encoded as COPY text into one buffer. */
+export function toIngestBatch(decoded: readonly { row: EventRow; link: LinkOp | null }[]): IngestBatch {
+  const lines = decoded.map(({ row }) => toCopyLine(row));
+  const lineStarts = new Uint32Array(lines.length + 1);
+  lines.forEach((line, i) => {
+    lineStarts[i + 1] = (lineStarts[i] as number) + Buffer.byteLength(line);
+  });
+  return {
+    events: decoded.map(({ row, link }) => summarize(row, link)),
+    // TextEncoder gives the text a buffer of its own (Buffer.from may use a shared pool), so it can be transferred.
+    copy: encoder.encode(lines.join('')),
+    lineStarts,
+  };
+}
+
+/** The batch with only the events `keep` accepts, their lines cut from its text; the batch itself when all are kept. */
+export function keepEvents(batch: IngestBatch, keep: (event: EventSummary) => boolean): IngestBatch {
+  const kept = batch.events.flatMap((event, i) => (keep(event) ? [i] : []));
+  if (kept.length === batch.events.length) return batch;
+  const lines = kept.map((i) => batch.copy.subarray(batch.lineStarts[i], batch.lineStarts[i + 1]));
+  const lineStarts = new Uint32Array(kept.length + 1);
+  lines.forEach((line, i) => {
+    lineStarts[i + 1] = (lineStarts[i] as number) + line.length;
+  });
+  return { events: kept.map((i) => batch.events[i] as EventSummary), copy: Buffer.concat(lines), lineStarts };
+}
