@@ -177,4 +177,51 @@ describe.each(testDatabases)('identity stitching on $name', (db) => {
     expect(ownerA).toBeDefined();
     expect(ownerA).not.toBe(ownerB);
   });
+
+  it('links a whole flush in order: known userIds in one go, new userIds and contested devices one by one', async () => {
+    const [u, v, w] = [uid('user'), uid('user'), uid('user')];
+    const [a1, a2, a3, a4, b] = [uid('anon'), uid('anon'), uid('anon'), uid('anon'), uid('anon')];
+    await h.send('identify', { userId: u, anonymousId: a1 });
+    await h.send('identify', { userId: v, anonymousId: b });
+    const [cu, cv] = [await ownerOf('EXTERNAL_ID', u), await ownerOf('EXTERNAL_ID', v)];
+    const at = (minute: number) => `2024-06-01T10:0${minute}:00.000Z`;
+    const commits = h.app.writer.stats.commits;
+
+    const res = await h.send('batch', {
+      batch: [
+        { type: 'track', event: 'e', userId: u, anonymousId: a2, timestamp: at(1) }, // known user, new device
+        { type: 'track', event: 'e', userId: u, anonymousId: a2, timestamp: at(2) }, // now its device already
+        { type: 'track', event: 'e', userId: u, anonymousId: b, timestamp: at(3) }, // another user's device
+        { type: 'track', event: 'e', userId: w, anonymousId: a3, timestamp: at(4) }, // a new user
+        { type: 'track', event: 'e', userId: w, anonymousId: a4, timestamp: at(5) }, // known since the op before
+        { type: 'track', event: 'e', userId: u, anonymousId: 'undefined', timestamp: at(6) }, // junk device
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(h.app.writer.stats.commits).toBe(commits + 1);
+
+    const cw = await ownerOf('EXTERNAL_ID', w);
+    expect(cw).toBeDefined();
+    expect(new Set([cu, cv, cw]).size).toBe(3);
+    expect(await ownerOf('COOKIE_ID', a2)).toBe(cu);
+    expect(await ownerOf('COOKIE_ID', b)).toBe(cv); // never taken from an identified customer
+    expect(await ownerOf('COOKIE_ID', a3)).toBe(cw);
+    expect(await ownerOf('COOKIE_ID', a4)).toBe(cw);
+    expect(await ownerOf('COOKIE_ID', 'undefined')).toBeUndefined();
+    const devices = await h.database.db
+      .select({ type: customerIdentities.identityType })
+      .from(customerIdentities)
+      .where(eq(customerIdentities.customerId, cu as string));
+    expect(devices.filter((d) => d.type === 'COOKIE_ID')).toHaveLength(2); // a1 and a2, once each
+
+    const lastSeen = async (id: string | undefined) =>
+      (
+        await h.database.db
+          .select({ at: customers.lastSeenAt })
+          .from(customers)
+          .where(eq(customers.id, id as string))
+      )[0]?.at;
+    expect(await lastSeen(cu)).toEqual(new Date(at(6)));
+    expect(await lastSeen(cw)).toEqual(new Date(at(5)));
+  });
 });

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { copyRows, type Db, type Tx } from '../db/client';
 import { hasErrorCode } from '../http/errors';
-import { linkIdentities } from '../identity/link-identities';
+import { linkFlush } from '../identity/link-flush';
 import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
 import { takeCustomerWriteTurn } from './customer-write-turn';
@@ -175,13 +175,14 @@ export class BatchWriter {
         // API call holding the same customers is detected by PostgreSQL and retried request by request.
         if (links.length && this.#options.concurrency > 1) await takeCustomerWriteTurn(tx);
         const { defaultPhoneCountry, keyring } = this.#options;
-        for (const link of links) {
-          const customerId = await linkIdentities(tx, link, { defaultPhoneCountry, keyring });
-          linked.push([link, customerId]);
+        const customerIds = await linkFlush(tx, links, { defaultPhoneCountry, keyring }, async (link, customerId) => {
           if (customerId && link.kind === 'identify' && link.traits) {
             await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry, keyring });
           }
-        }
+        });
+        links.forEach((link, i) => {
+          linked.push([link, customerIds[i] ?? null]);
+        });
         for (const hook of this.#options.hooks) await hook(tx, batches);
       });
     await transaction(false).catch((e: unknown) => {
