@@ -32,26 +32,38 @@ export function consentIngestHook(): FlushHook {
     // Only the latest change per customer and type is recorded (applyConsentChanges), and one visitor
     // (userId and anonymous ID) is one customer: so only each visitor's latest consent per type is kept
     // here, in the order the events came, instead of one change per type for every event.
-    const latest = new Map<string, Carried>();
+    const visitors = new Map<string, { userId?: string; anonymousId?: string; latest: Map<ConsentType, Carried> }>();
     let order = 0;
     for (const batch of batches) {
       for (const event of batch.events) {
         order++;
         if (!event.consent) continue;
-        const userId = normalizeIdentity('EXTERNAL_ID', event.user_id);
-        const anonymousId = normalizeIdentity('COOKIE_ID', event.anonymous_id);
+        const raw = `${event.user_id ?? ''}\u0001${event.anonymous_id ?? ''}`;
+        let visitor = visitors.get(raw);
+        if (!visitor) {
+          const userId = normalizeIdentity('EXTERNAL_ID', event.user_id);
+          const anonymousId = normalizeIdentity('COOKIE_ID', event.anonymous_id);
+          visitor = { userId, anonymousId, latest: new Map() };
+          visitors.set(raw, visitor);
+        }
+        const { userId, anonymousId, latest } = visitor;
         if (!userId && !anonymousId) continue;
         const at = Date.parse(event.timestamp);
         for (const [consentType, granted] of event.consent) {
-          const key = `${userId ?? ''}\u0001${anonymousId ?? ''}\u0001${consentType}`;
-          const seen = latest.get(key);
+          const seen = latest.get(consentType);
           // Ties go to the later event, as in applyConsentChanges' stable sort.
-          if (!seen || at >= seen.at) latest.set(key, { event, userId, anonymousId, consentType, granted, at, order });
+          if (!seen) latest.set(consentType, { event, userId, anonymousId, consentType, granted, at, order });
+          else if (at >= seen.at) {
+            seen.event = event;
+            seen.granted = granted;
+            seen.at = at;
+            seen.order = order;
+          }
         }
       }
     }
-    if (!latest.size) return;
-    const carrying = [...latest.values()].sort((a, b) => a.order - b.order);
+    const carrying = [...visitors.values()].flatMap((v) => [...v.latest.values()]).sort((a, b) => a.order - b.order);
+    if (!carrying.length) return;
 
     const userIds = [...new Set(carrying.flatMap((c) => (c.userId ? [c.userId] : [])))];
     const anonymousIds = [...new Set(carrying.flatMap((c) => (c.anonymousId ? [c.anonymousId] : [])))];
