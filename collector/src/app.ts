@@ -51,8 +51,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     concurrency: database.kind === 'postgres' ? 2 : 1,
-    selectDropped: async (tx, rows) => {
-      const dropped = await eventsWithoutAnalyticsConsent(tx, rows);
+    selectDropped: async (tx, events) => {
+      const dropped = await eventsWithoutAnalyticsConsent(tx, events);
       if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);
       return dropped;
     },

@@ -17,7 +17,7 @@ export interface BatchWriterOptions {
   /** Country assumed for phone numbers without a country code. */
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
-  /** Picks the rows not to store (consent revoked, for one); they are counted, and hooks still see them. */
+  /** Picks the events not to store (consent revoked, for one); they are counted, and hooks still see them. */
   selectDropped?: (tx: Tx, events: readonly EventSummary[]) => Promise<ReadonlySet<EventSummary>>;
   /**
    * Flushes in flight at once. One keeps PGlite's single connection simple; on PostgreSQL a second
