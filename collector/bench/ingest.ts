@@ -150,8 +150,8 @@ const percentile = (sorted: number[], p: number) =>
 const cpuPerEvent = (before: number | null, after: number | null, events: number) =>
   before === null || after === null ? null : ((after - before) * 1e6) / events;
 
-/** POSTs `body` on one of the agent's kept-alive connections; resolves with the status once the answer is read. */
-function post(agent: Agent, url: URL, headers: Record<string, string>, body: Buffer): Promise<number> {
+/** POSTs `body` on one of the agent's kept-alive connections; resolves once a 200 answer is read. */
+function post(agent: Agent, url: URL, headers: Record<string, string>, body: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -161,7 +161,7 @@ function post(agent: Agent, url: URL, headers: Record<string, string>, body: Buf
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () =>
           res.statusCode === 200
-            ? resolve(200)
+            ? resolve()
             : reject(new Error(`collector answered ${res.statusCode}: ${Buffer.concat(chunks).toString()}`)),
         );
         res.on('error', reject);

@@ -1,4 +1,4 @@
-import { and, inArray, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities, customers } from '../db/schema';
 import type { LinkOp } from '../ingest/event-row';
@@ -15,12 +15,12 @@ interface Keys {
 }
 
 /** The customers owning the userIds and anonymous IDs of `keys`, by `type:hash`, in one query. */
-async function ownersOf(tx: Tx, keys: readonly Keys[]): Promise<Map<string, string>> {
-  const userHashes = [...new Set(keys.flatMap((k) => (k.userHash ? [k.userHash] : [])))];
-  const anonymousHashes = [...new Set(keys.flatMap((k) => (k.anonymousHash ? [k.anonymousHash] : [])))];
+async function ownersOf(tx: Tx, keys: readonly (Keys | null)[]): Promise<Map<string, string>> {
+  const userHashes = [...new Set(keys.flatMap((k) => (k?.userHash ? [k.userHash] : [])))];
+  const anonymousHashes = [...new Set(keys.flatMap((k) => (k?.anonymousHash ? [k.anonymousHash] : [])))];
   const byType = (type: 'EXTERNAL_ID' | 'COOKIE_ID', hashes: string[]) =>
     hashes.length
-      ? and(sql`${customerIdentities.identityType} = ${type}`, inArray(customerIdentities.valueHash, hashes))
+      ? and(eq(customerIdentities.identityType, type), inArray(customerIdentities.valueHash, hashes))
       : undefined;
   const rows = await tx
     .select({
@@ -51,7 +51,8 @@ export async function linkFlush(
   afterLink: (op: LinkOp, customerId: string | null) => Promise<void> = async () => {},
 ): Promise<(string | null)[]> {
   const { keyring, defaultPhoneCountry } = options;
-  const keys = ops.map((op) => keysOf(keyring, op, defaultPhoneCountry));
+  // Only implicit ops can be resolved from the lookup; the others find their own identifiers.
+  const keys = ops.map((op) => (op.kind === 'implicit' ? keysOf(keyring, op, defaultPhoneCountry) : null));
   const results: (string | null)[] = [];
   // Owners of the identifiers of the ops still to link; read again after an op that may have changed them.
   let owners: Map<string, string> | null = null;
@@ -59,8 +60,8 @@ export async function linkFlush(
   const lastSeen = new Map<string, Date>();
 
   for (const [i, op] of ops.entries()) {
-    const { userHash, anonymousId, anonymousHash } = keys[i] as Keys;
-    if (op.kind === 'implicit' && userHash) {
+    const { userHash, anonymousId, anonymousHash } = keys[i] ?? {};
+    if (userHash) {
       owners ??= await ownersOf(tx, keys.slice(i));
       const customerId = owners.get(`EXTERNAL_ID:${userHash}`);
       const anonymousOwner = anonymousHash && owners.get(`COOKIE_ID:${anonymousHash}`);

@@ -37,7 +37,10 @@ export function toIngestBatch(decoded: readonly { row: EventRow; link: LinkOp | 
 
 /** The batch with only the events `keep` accepts, their lines cut from its text; the batch itself when all are kept. */
 export function keepEvents(batch: IngestBatch, keep: (event: EventSummary) => boolean): IngestBatch {
-  const kept = batch.events.flatMap((event, i) => (keep(event) ? [i] : []));
+  const kept: number[] = [];
+  batch.events.forEach((event, i) => {
+    if (keep(event)) kept.push(i);
+  });
   if (kept.length === batch.events.length) return batch;
   const lines = kept.map((i) => batch.copy.subarray(batch.lineStarts[i], batch.lineStarts[i + 1]));
   const lineStarts = new Uint32Array(kept.length + 1);

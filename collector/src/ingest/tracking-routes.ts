@@ -115,9 +115,10 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     const suppressed = events.length - kept.events.length;
     if (suppressed) onDropped(suppressed, 'suppressed');
     // With identity verification, only a signed call may link a userId to this visitor.
-    const unsignedLink = (e: EventSummary) =>
-      !!key.verificationSecret && e.link?.kind === 'implicit' && !hasValidUserHash(key, e);
-    const batch = { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)) };
+    const unsignedLink = (e: EventSummary) => e.link?.kind === 'implicit' && !hasValidUserHash(key, e);
+    const batch = key.verificationSecret
+      ? { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)) }
+      : kept;
     if (batch.events.length) await writer.write(batch);
     onAccepted(batch.events.length, startedAt);
     // Suppressed events are acknowledged like the others: a sender must not learn who is suppressed.
