@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgDialect, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -85,8 +85,19 @@ export function openDatabase(config: { DATABASE_URL?: string | undefined; DATA_D
 /**
  * Rows of a raw SQL query. Drizzle's `execute` answers in the driver's own shape (PGlite `{ rows }`,
  * postgres.js an array); this is the one place that difference is handled.
+ *
+ * `prepared`: on PostgreSQL the statement is parsed once per connection and, after five runs, planned
+ * once (a generic plan), instead of both on every run; for the fixed queries every ingestion flush
+ * makes. Only for SQL whose text does not vary: lists go as one parameter (sql-lists.ts). Rows come as
+ * postgres.js reads them: dates as text, so select them in a form both drivers agree on.
  */
-export async function queryRows<T>(db: Db | Tx, query: SQL): Promise<T[]> {
+export async function queryRows<T>(db: Db | Tx, query: SQL, options: { prepared?: boolean } = {}): Promise<T[]> {
+  const { session, dialect } = db as unknown as { session: { client: unknown }; dialect: PgDialect };
+  const client = session.client as Partial<postgres.Sql>;
+  if (options.prepared && typeof client.unsafe === 'function') {
+    const { sql: text, params } = dialect.sqlToQuery(query);
+    return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as T[];
+  }
   const result: unknown = await db.execute(query);
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }

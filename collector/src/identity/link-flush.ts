@@ -1,6 +1,7 @@
-import { and, eq, inArray, or, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities, customers } from '../db/schema';
+import { textList } from '../db/sql-lists';
 import type { LinkOp } from '../ingest/event-row';
 import { blindIndex, type Keyring } from '../privacy/encryption';
 import { storedIdentity } from '../privacy/identity-lookup';
@@ -18,10 +19,6 @@ interface Keys {
 async function ownersOf(tx: Tx, keys: readonly (Keys | null)[]): Promise<Map<string, string>> {
   const userHashes = [...new Set(keys.flatMap((k) => (k?.userHash ? [k.userHash] : [])))];
   const anonymousHashes = [...new Set(keys.flatMap((k) => (k?.anonymousHash ? [k.anonymousHash] : [])))];
-  const byType = (type: 'EXTERNAL_ID' | 'COOKIE_ID', hashes: string[]) =>
-    hashes.length
-      ? and(eq(customerIdentities.identityType, type), inArray(customerIdentities.valueHash, hashes))
-      : undefined;
   const rows = await tx
     .select({
       type: customerIdentities.identityType,
@@ -29,7 +26,13 @@ async function ownersOf(tx: Tx, keys: readonly (Keys | null)[]): Promise<Map<str
       customerId: customerIdentities.customerId,
     })
     .from(customerIdentities)
-    .where(or(byType('EXTERNAL_ID', userHashes), byType('COOKIE_ID', anonymousHashes)));
+    .where(
+      sql`(${customerIdentities.identityType} = 'EXTERNAL_ID' and ${customerIdentities.valueHash} in ${textList(userHashes)})
+        or (${customerIdentities.identityType} = 'COOKIE_ID' and ${customerIdentities.valueHash} in ${textList(anonymousHashes)})`,
+    )
+    // Prepared: one text for any list (sql-lists.ts), so PostgreSQL parses and plans it once per connection.
+    .prepare('link_flush_owners')
+    .execute();
   return new Map(rows.map((r) => [`${r.type}:${r.hash}`, r.customerId]));
 }
 

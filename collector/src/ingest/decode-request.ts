@@ -8,7 +8,7 @@ import {
 import { badRequest, HttpError, validationError } from '../http/errors';
 import { isPlainObject } from '../is-plain-object';
 import type { IngestBatch } from './event-row';
-import { toIngestBatch } from './ingest-batch';
+import { EventTooLarge, toIngestBatch } from './ingest-batch';
 import { normalizeCall, type RequestInfo } from './normalize-call';
 
 /** One request to `/v1/<type>` or `/v1/batch`: its body, and what enrichment takes from the request. */
@@ -27,8 +27,6 @@ export type DecodeResult =
   | { parseError: HttpError }
   | { writeKey: string | undefined; error: HttpError }
   | { writeKey: string | undefined; batch: IngestBatch };
-
-const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /** Parses the body whatever its content type: Segment's libraries send JSON, some as text/plain to avoid CORS preflight. */
 function parseBody(text: string): Record<string, unknown> {
@@ -53,18 +51,14 @@ function mergeDeep(base: unknown, over: unknown): unknown {
   return out;
 }
 
-/** `checkSize` is false when the whole request is under the event limit, so no event can exceed it. */
-function validateCall(raw: unknown, where?: string, checkSize = true): SegmentCall {
-  if (checkSize && byteLength(JSON.stringify(raw) ?? '') > LIMITS.eventBytes) {
-    throw new HttpError(413, 'event_too_large', `${where ? `${where}: ` : ''}an event must be at most 32 KB`);
-  }
+function validateCall(raw: unknown, where?: string): SegmentCall {
   const parsed = SegmentCallSchema.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error, where);
   return parsed.data;
 }
 
 /** The calls of a batch body, each validated, with the batch's context, integrations and sentAt folded in. */
-function batchCalls(body: Record<string, unknown>, bytes: number): SegmentCall[] {
+function batchCalls(body: Record<string, unknown>): SegmentCall[] {
   const envelope = BatchEnvelope.safeParse(body);
   if (!envelope.success) {
     const tooMany = envelope.error.issues.some((i) => i.code === 'too_big' && i.path[0] === 'batch');
@@ -75,13 +69,12 @@ function batchCalls(body: Record<string, unknown>, bytes: number): SegmentCall[]
   return batch.map((item, i) => {
     if (!isPlainObject(item))
       throw badRequest(`batch.${i}: must be an object`, [{ path: `batch.${i}`, message: 'must be an object' }]);
-    const merged = {
-      ...item,
-      context: mergeDeep(context, item.context),
-      integrations: mergeDeep(integrations, item.integrations),
-      sentAt: item.sentAt ?? sentAt,
-    };
-    return validateCall(merged, `batch.${i}`, bytes > LIMITS.eventBytes);
+    // The call as validated is a copy of its own: the batch's fields are folded into it, both sides valid.
+    const call = validateCall(item, `batch.${i}`);
+    if (context) call.context = mergeDeep(context, call.context) as SegmentCall['context'];
+    if (integrations) call.integrations = mergeDeep(integrations, call.integrations) as SegmentCall['integrations'];
+    call.sentAt ??= sentAt;
+    return call;
   });
 }
 
@@ -99,12 +92,14 @@ export function decodeRequest(input: DecodeInput): DecodeResult {
   }
   const writeKey = typeof body.writeKey === 'string' ? body.writeKey : undefined;
   try {
-    const calls =
-      input.endpoint === 'batch'
-        ? batchCalls(body, byteLength(input.text))
-        : [validateCall({ ...body, type: input.endpoint })];
-    return { writeKey, batch: toIngestBatch(calls.map((call) => normalizeCall(call, input))) };
+    const calls = input.endpoint === 'batch' ? batchCalls(body) : [validateCall({ ...body, type: input.endpoint })];
+    const decoded = calls.map((call) => normalizeCall(call, input));
+    return { writeKey, batch: toIngestBatch(decoded, LIMITS.eventBytes) };
   } catch (e) {
+    if (e instanceof EventTooLarge) {
+      const where = input.endpoint === 'batch' ? `batch.${e.index}: ` : '';
+      return { writeKey, error: new HttpError(413, 'event_too_large', `${where}an event must be at most 32 KB`) };
+    }
     if (e instanceof HttpError) return { writeKey, error: e };
     throw e;
   }

@@ -115,14 +115,27 @@ function wellFormed(v: unknown): unknown {
 // COPY's text format: backslash escapes for the characters that delimit rows and columns.
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
-const copyEscape = (v: unknown): string => {
+const copyText = (v: string | null | undefined): string => {
   if (v === null || v === undefined) return '\\N';
-  if (typeof v !== 'string') {
-    // JSON text holds no raw newline or tab (JSON.stringify escapes them): only its backslashes need doubling.
-    return storableJson(v).replaceAll('\\', '\\\\');
-  }
   return NEEDS_ESCAPE.test(v) ? v.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch] as string) : v;
 };
 
-/** One row as a line of COPY's text format, columns in `EVENT_COLUMNS` order. */
-export const toCopyLine = (row: EventRow): string => `${EVENT_COLUMNS.map(([c]) => copyEscape(row[c])).join('\t')}\n`;
+/**
+ * One row as a line of COPY's text format (columns in `EVENT_COLUMNS` order), and the UTF-8 bytes of
+ * its JSON columns (properties, context, metadata): how large the event is as stored.
+ */
+export function encodeRow(row: EventRow): { line: string; jsonBytes: number } {
+  let jsonBytes = 0;
+  const columns = EVENT_COLUMNS.map(([c]) => {
+    const v = row[c];
+    if (v === null || typeof v !== 'object') return copyText(v);
+    const json = storableJson(v);
+    jsonBytes += Buffer.byteLength(json);
+    // JSON text holds no raw newline or tab (JSON.stringify escapes them): only its backslashes need doubling.
+    return json.replaceAll('\\', '\\\\');
+  });
+  return { line: `${columns.join('\t')}\n`, jsonBytes };
+}
+
+/** One row as a line of COPY's text format. */
+export const toCopyLine = (row: EventRow): string => encodeRow(row).line;

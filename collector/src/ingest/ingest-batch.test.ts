@@ -2,7 +2,7 @@ import { SegmentCall } from '@tributary/spec';
 import { describe, expect, it } from 'vitest';
 import { generateKeyMaterial, parseKeyring } from '../privacy/encryption';
 import { toCopyLine } from './event-row';
-import { keepEvents, toIngestBatch } from './ingest-batch';
+import { EventTooLarge, keepEvents, toIngestBatch } from './ingest-batch';
 import { normalizeCall } from './normalize-call';
 
 const keyring = parseKeyring(`k1:${generateKeyMaterial()}`, generateKeyMaterial());
@@ -47,6 +47,24 @@ describe('ingest batches', () => {
       ]),
     );
     expect(batch.events[0]?.consent).toBeNull();
+  });
+
+  it('refuses an event whose JSON (properties, context, metadata) is over the limit in UTF-8 bytes, naming it', () => {
+    const big = decode({ type: 'track', anonymousId: 'a', event: 'e', properties: { s: 'é'.repeat(600) } });
+    const decoded = [calls[0], calls[2]].map((c) => decode(c as Record<string, unknown>));
+    const { properties, context } = big.row;
+    const bytes = Buffer.byteLength(JSON.stringify(properties)) + Buffer.byteLength(JSON.stringify(context));
+    expect(bytes).toBeGreaterThan(1200); // 'é' is two bytes: a count of characters would be under
+    expect(toIngestBatch([...decoded, big], bytes).events).toHaveLength(3);
+    const tooLarge = (() => {
+      try {
+        toIngestBatch([decoded[0] as (typeof decoded)[number], big, decoded[1] as (typeof decoded)[number]], bytes - 1);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(tooLarge).toBeInstanceOf(EventTooLarge);
+    expect((tooLarge as EventTooLarge).index).toBe(1);
   });
 
   it('cuts the lines of the events not kept, and keeps the batch itself when every event stays', () => {

@@ -1,5 +1,5 @@
 import { consentFromCategories, consentPreferencesOf } from '../profiles/consent-categories';
-import { type EventRow, type EventSummary, type IngestBatch, type LinkOp, toCopyLine } from './event-row';
+import { type EventRow, type EventSummary, encodeRow, type IngestBatch, type LinkOp } from './event-row';
 
 const encoder = new TextEncoder();
 
@@ -20,11 +20,27 @@ function summarize(row: EventRow, link: LinkOp | null): EventSummary {
   };
 }
 
-/** Rows with their identity work as an `IngestBatch`: summarized, and encoded as COPY text into one buffer. */
-export function toIngestBatch(decoded: readonly { row: EventRow; link: LinkOp | null }[]): IngestBatch {
-  const lines = decoded.map(({ row }) => toCopyLine(row));
-  const lineStarts = new Uint32Array(lines.length + 1);
-  lines.forEach((line, i) => {
+/** The event at `index` is larger as stored than `toIngestBatch` was allowed. */
+export class EventTooLarge extends Error {
+  constructor(readonly index: number) {
+    super(`event ${index} is too large`);
+  }
+}
+
+/**
+ * Rows with their identity work as an `IngestBatch`: summarized, and encoded as COPY text into one
+ * buffer. An event whose JSON (properties, context, metadata) exceeds `maxEventBytes` throws `EventTooLarge`.
+ */
+export function toIngestBatch(
+  decoded: readonly { row: EventRow; link: LinkOp | null }[],
+  maxEventBytes = Number.POSITIVE_INFINITY,
+): IngestBatch {
+  const lines: string[] = [];
+  const lineStarts = new Uint32Array(decoded.length + 1);
+  decoded.forEach(({ row }, i) => {
+    const { line, jsonBytes } = encodeRow(row);
+    if (jsonBytes > maxEventBytes) throw new EventTooLarge(i);
+    lines.push(line);
     lineStarts[i + 1] = (lineStarts[i] as number) + Buffer.byteLength(line);
   });
   return {

@@ -53,6 +53,26 @@ function eventNameOf(call: SegmentCall): string {
   }
 }
 
+/**
+ * A date text's epoch ms and ISO form, remembered for the last text seen: the events of a batch
+ * share their `sentAt` and their `receivedAt`, which then cost one parse for the whole batch.
+ */
+function lastDateMemo<T>() {
+  let last: T | undefined;
+  let ms = 0;
+  let iso = '';
+  return (value: T, toMs: (v: T) => number) => {
+    if (value !== last) {
+      last = value;
+      ms = toMs(value);
+      iso = new Date(ms).toISOString();
+    }
+    return { ms, iso };
+  };
+}
+const sentAtMemo = lastDateMemo<string>();
+const receivedAtMemo = lastDateMemo<Date>();
+
 /** A validated Segment call, enriched, as an event row plus the identity work it implies. */
 export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: EventRow; link: LinkOp | null } {
   // Only traits objects are touched, and only their personal-data keys: the common event costs nothing.
@@ -62,11 +82,20 @@ export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: Event
   if (ip) context.ip = ip;
   else delete context.ip;
   const device = userAgent ? parseUserAgent(userAgent) : null;
+  const received = receivedAtMemo(req.receivedAt, (d) => d.getTime());
+  const sent = call.sentAt ? sentAtMemo(call.sentAt, Date.parse) : undefined;
   const original = call.originalTimestamp ?? call.timestamp;
-  const timestamp = correctTimestamp(req.receivedAt, original, call.sentAt);
+  const originalMs = original ? Date.parse(original) : undefined;
+  const timestamp = correctTimestamp(received.ms, originalMs, sent?.ms);
+  const timestampIso = timestamp === received.ms ? received.iso : new Date(timestamp).toISOString();
 
-  const metadata: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(call)) if (!COLUMN_FIELDS.has(k) && v !== undefined) metadata[k] = v;
+  let metadata: Record<string, unknown> | null = null;
+  for (const k in call) {
+    const v = call[k as keyof SegmentCall];
+    if (COLUMN_FIELDS.has(k) || v === undefined) continue;
+    metadata ??= {};
+    metadata[k] = v;
+  }
 
   const userId = call.userId ?? null;
   const anonymousId = call.anonymousId ?? null;
@@ -87,10 +116,11 @@ export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: Event
     event_category: category,
     properties,
     context,
-    timestamp: timestamp.toISOString(),
-    original_timestamp: original ? new Date(original).toISOString() : null,
-    sent_at: call.sentAt ? new Date(call.sentAt).toISOString() : null,
-    received_at: req.receivedAt.toISOString(),
+    timestamp: timestampIso,
+    original_timestamp:
+      originalMs === undefined ? null : originalMs === timestamp ? timestampIso : new Date(originalMs).toISOString(),
+    sent_at: sent ? sent.iso : null,
+    received_at: received.iso,
     device_type: device?.deviceType ?? null,
     browser: device?.browser ?? null,
     os: device?.os ?? null,
@@ -99,16 +129,16 @@ export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: Event
     country: null,
     region: null,
     city: null,
-    metadata: Object.keys(metadata).length ? sealNestedTraits(req.keyring, metadata) : null,
+    metadata: metadata && sealNestedTraits(req.keyring, metadata),
   };
 
   let link: LinkOp | null = null;
   if (call.type === 'identify') {
-    link = { kind: 'identify', userId, anonymousId, traits: call.traits ?? {}, at: timestamp };
+    link = { kind: 'identify', userId, anonymousId, traits: call.traits ?? {}, at: new Date(timestamp) };
   } else if (call.type === 'alias') {
-    link = { kind: 'alias', userId, anonymousId, previousId: call.previousId, at: timestamp };
+    link = { kind: 'alias', userId, anonymousId, previousId: call.previousId, at: new Date(timestamp) };
   } else if (userId) {
-    link = { kind: 'implicit', userId, anonymousId, at: timestamp };
+    link = { kind: 'implicit', userId, anonymousId, at: new Date(timestamp) };
   }
   return { row, link };
 }

@@ -139,6 +139,34 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
       expect((await res.json()).error.message).toMatch(/32 KB/);
     });
 
+    it('names the batch item over 32 KB, counting a batch context it takes in, and stores nothing of that batch', async () => {
+      const good = uid('good');
+      const res = await h.send('batch', {
+        context: { page: { title: 'y'.repeat(20 * 1024) } },
+        batch: [
+          { type: 'track', anonymousId: 'a', event: 'ok', messageId: good },
+          { type: 'track', anonymousId: 'a', event: 'big', properties: { blob: 'é'.repeat(7 * 1024) } },
+        ],
+      });
+      expect(res.status).toBe(413);
+      const { error } = await res.json();
+      expect(error.code).toBe('event_too_large');
+      expect(error.message).toMatch(/^batch\.1: .*32 KB/);
+      expect(await eventByMessageId(good)).toBeUndefined();
+    });
+
+    it('stores an event just under 32 KB', async () => {
+      const messageId = uid('m');
+      const res = await h.send('track', {
+        anonymousId: 'a',
+        messageId,
+        event: 'almost',
+        properties: { blob: 'x'.repeat(31 * 1024) },
+      });
+      expect(res.status).toBe(200);
+      expect((await eventByMessageId(messageId))?.properties).toEqual({ blob: 'x'.repeat(31 * 1024) });
+    });
+
     it('refuses a request over 500 KB', async () => {
       const batch = Array.from({ length: 20 }, () => ({
         type: 'track',

@@ -31,6 +31,7 @@ export async function eventsWithoutAnalyticsConsent(
   const revoked = await queryRows<{ key: string }>(
     tx,
     sql`${revokedOf('COOKIE_ID', 'C:', anonymousIds)} union all ${revokedOf('EXTERNAL_ID', 'E:', userIds)}`,
+    { prepared: true },
   );
   if (!revoked.length) return dropped;
   const keys = new Set(revoked.map((r) => r.key));

@@ -77,7 +77,10 @@ export function consentIngestHook(): FlushHook {
       .where(
         sql`(${customerIdentities.identityType} = 'EXTERNAL_ID' and ${customerIdentities.identityValue} in ${textList(userIds)})
           or (${customerIdentities.identityType} = 'COOKIE_ID' and ${customerIdentities.identityValue} in ${textList(anonymousIds)})`,
-      );
+      )
+      // Prepared: one text for any list (sql-lists.ts), so PostgreSQL parses and plans it once per connection.
+      .prepare('consent_hook_owners')
+      .execute();
     const byUser = new Map(owners.filter((o) => o.type === 'EXTERNAL_ID').map((o) => [o.value, o.customerId]));
     const byAnonymous = new Map(owners.filter((o) => o.type === 'COOKIE_ID').map((o) => [o.value, o.customerId]));
 
@@ -111,7 +114,9 @@ export function consentIngestHook(): FlushHook {
         updatedAt: customerConsents.updatedAt,
       })
       .from(customerConsents)
-      .where(sql`${customerConsents.customerId} in ${uuidList(customerIds)}`);
+      .where(sql`${customerConsents.customerId} in ${uuidList(customerIds)}`)
+      .prepare('consent_hook_current')
+      .execute();
     if (!anyConsentChanges(current, changes)) return;
     await takeCustomerWriteTurn(tx);
     await applyConsentChanges(tx, changes, { onlyIfChanged: true });

@@ -12,8 +12,12 @@ const RANGE = 'must be between years 1000 and 9999';
 export const isoDate = z
   .string()
   .max(64)
-  .refine((s) => !Number.isNaN(Date.parse(s)), { message: 'must be an ISO-8601 date' })
-  .refine((s) => inRange(Date.parse(s)), { message: RANGE });
+  .superRefine((s, ctx) => {
+    // One parse for both checks: every ingested event carries two or three dates.
+    const t = Date.parse(s);
+    if (Number.isNaN(t)) ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date' });
+    else if (!inRange(t)) ctx.addIssue({ code: 'custom', message: RANGE });
+  });
 
 /** The same range for the CDP API's dates, read as `Date` (query strings and JSON bodies alike). */
 export const apiDate = z.coerce

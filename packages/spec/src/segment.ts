@@ -94,10 +94,13 @@ const withIdentity = <T extends { userId?: string | null | undefined; anonymousI
 
 /** One Segment call of any type, as it appears inside a batch. The type is case-insensitive, as RudderStack sends it. */
 export const SegmentCall = z.preprocess(
-  (v) =>
-    v && typeof v === 'object' && typeof (v as { type?: unknown }).type === 'string'
-      ? { ...v, type: (v as { type: string }).type.toLowerCase() }
-      : v,
+  (v) => {
+    const type = v && typeof v === 'object' ? (v as { type?: unknown }).type : undefined;
+    if (typeof type !== 'string') return v;
+    const lower = type.toLowerCase();
+    // Copied only when the type changes: validation copies the call anyway.
+    return lower === type ? v : { ...(v as object), type: lower };
+  },
   z
     .discriminatedUnion('type', [TrackCall, IdentifyCall, PageCall, ScreenCall, GroupCall, AliasCall])
     .superRefine(withIdentity),
