@@ -3,9 +3,9 @@
  *
  * The collector runs as its own process (as in production), on PostgreSQL and then on PGlite;
  * several connections send /v1/batch with 100 realistic events each. In the same run, the same rows
- * (as the collector would store them) are COPYed into the same table of a fresh database: the
- * ratio collector ÷ COPY is the figure that survives a noisy machine. It runs in rounds, each a COPY
- * and then the collector on PostgreSQL, and reports the median round; CPU per event comes beside it.
+ * (as the collector would store them) are COPYed into the same table of a fresh database: the ratio
+ * collector ÷ COPY is the figure that survives a noisy machine. The two are interleaved, slice by
+ * slice, after the collector's warm-up; CPU per event comes beside the rates.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { SegmentCall } from '@tributary/spec';
 import postgres from 'postgres';
 import { openPostgres } from '../src/db/client';
-import { EVENT_COLUMNS, type EventRow, toCopyLine } from '../src/ingest/event-row';
+import { EVENT_COLUMNS, toCopyLine } from '../src/ingest/event-row';
 import { normalizeCall } from '../src/ingest/normalize-call';
 import { generateKeyMaterial, parseKeyring } from '../src/privacy/encryption';
 import { postgresCpuSeconds, processCpuSeconds } from './cpu-time';
@@ -27,8 +27,8 @@ import { postgresCpuSeconds, processCpuSeconds } from './cpu-time';
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 800);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
+const SLICES = Number(process.env.BENCH_SLICES ?? 8);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
 const EVENTS_PER_BATCH = 100;
 const WRITE_KEY = 'wk_bench_write_key';
 const collectorDir = fileURLToPath(new URL('..', import.meta.url));
@@ -143,13 +143,6 @@ const stop = (child: ChildProcess) =>
     child.kill('SIGTERM');
   });
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-
-/** CPU µs per event between two readings of a CPU-seconds counter, or null when it cannot be read. */
-const cpuPerEvent = (before: number | null, after: number | null, events: number) =>
-  before === null || after === null ? null : ((after - before) * 1e6) / events;
-
 /** POSTs `body` on one of the agent's kept-alive connections; resolves once a 200 answer is read. */
 function post(agent: Agent, url: URL, headers: Record<string, string>, body: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -172,13 +165,25 @@ function post(agent: Agent, url: URL, headers: Record<string, string>, body: Buf
   });
 }
 
+/** What one stretch of load measured: totals, so that stretches add up. */
+interface Measured {
+  events: number;
+  seconds: number;
+  latencies: number[];
+  /** CPU seconds of the collector, PostgreSQL and this load generator; null where /proc cannot be read. */
+  cpu: { collector: number | null; postgres: number | null; load: number | null };
+}
+
+const cpuDelta = (before: number | null, after: number | null) =>
+  before === null || after === null ? null : after - before;
+const addCpu = (a: number | null, b: number | null) => (a === null || b === null ? null : a + b);
+
 /**
- * Sends the batches over `CONNECTIONS` concurrent kept-alive connections; returns events/s, latencies
- * and CPU per event of the collector, PostgreSQL and this load generator. The load generator is plain
- * node:http with bodies encoded beforehand: it shares the machine's two cores with the collector, so
- * the less it costs, the more the figure is the collector's.
+ * Sends the batches over `CONNECTIONS` concurrent kept-alive connections and measures it. The load
+ * generator is plain node:http with bodies encoded beforehand: it shares the machine's two cores
+ * with the collector, so the less it costs, the more the figure is the collector's.
  */
-async function load(url: string, bodies: Buffer[], collectorPid: number) {
+async function load(url: string, bodies: Buffer[], collectorPid: number): Promise<Measured> {
   const target = new URL('/v1/batch', url);
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const headers = {
@@ -201,70 +206,133 @@ async function load(url: string, bodies: Buffer[], collectorPid: number) {
   );
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
-  const events = bodies.length * EVENTS_PER_BATCH;
-  latencies.sort((a, b) => a - b);
   return {
-    eventsPerSecond: events / seconds,
-    p50: percentile(latencies, 0.5),
-    p99: percentile(latencies, 0.99),
-    collectorCpu: cpuPerEvent(cpu0[0], processCpuSeconds(collectorPid), events),
-    postgresCpu: cpuPerEvent(cpu0[1], postgresCpuSeconds(), events),
-    loadCpu: cpuPerEvent(cpu0[2], processCpuSeconds(process.pid), events),
+    events: bodies.length * EVENTS_PER_BATCH,
+    seconds,
+    latencies,
+    cpu: {
+      collector: cpuDelta(cpu0[0], processCpuSeconds(collectorPid)),
+      postgres: cpuDelta(cpu0[1], postgresCpuSeconds()),
+      load: cpuDelta(cpu0[2], processCpuSeconds(process.pid)),
+    },
   };
 }
 
-async function benchCollector(env: Record<string, string>, bodies: Buffer[]) {
-  const { url, child } = await startCollector(env);
-  try {
-    const pid = child.pid ?? 0;
-    await load(url, makeBatches(WARMUP), pid);
-    return await load(url, bodies, pid);
-  } finally {
-    await stop(child);
-  }
-}
-
-/** COPY of exactly the rows the collector would store for these batches, into the same table. */
-async function benchCopy(url: string, bodies: Buffer[]) {
+/** The rows the collector would store for these batches, as COPY text: both sides load the very same text. */
+function copyLines(bodies: Buffer[]): string[] {
   const receivedAt = new Date();
   const keyring = parseKeyring(`bench:${generateKeyMaterial()}`, generateKeyMaterial());
-  const rows: EventRow[] = [];
+  const lines: string[] = [];
   for (const body of bodies) {
     for (const raw of (JSON.parse(body.toString()) as { batch: unknown[] }).batch) {
       const call = SegmentCall.parse(raw);
-      rows.push(normalizeCall(call, { receivedAt, ip: '127.0.0.1', userAgent: null, keyring }).row);
+      lines.push(toCopyLine(normalizeCall(call, { receivedAt, ip: '127.0.0.1', userAgent: null, keyring }).row));
     }
   }
-  // Encoded as the collector encodes them, so both sides load the very same text.
-  const lines = rows.map(toCopyLine);
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  return lines;
+}
+
+/** One COPY of `lines` into `customer_events` on one connection, as fast as PostgreSQL loads rows. */
+async function rawCopy(sql: postgres.Sql, lines: string[]): Promise<Measured> {
+  const cols = EVENT_COLUMNS.map(([c]) => c).join(', ');
+  const cpu0 = postgresCpuSeconds();
+  const started = performance.now();
+  const stream = await sql.unsafe(`copy customer_events (${cols}) from stdin`).writable();
+  await pipeline(Readable.from(lines), stream);
+  return {
+    events: lines.length,
+    seconds: (performance.now() - started) / 1000,
+    latencies: [],
+    cpu: { collector: null, postgres: cpuDelta(cpu0, postgresCpuSeconds()), load: null },
+  };
+}
+
+const total = (parts: Measured[]): Measured => ({
+  events: parts.reduce((n, p) => n + p.events, 0),
+  seconds: parts.reduce((n, p) => n + p.seconds, 0),
+  latencies: parts.flatMap((p) => p.latencies),
+  cpu: {
+    collector: parts.map((p) => p.cpu.collector).reduce(addCpu),
+    postgres: parts.map((p) => p.cpu.postgres).reduce(addCpu),
+    load: parts.map((p) => p.cpu.load).reduce(addCpu),
+  },
+});
+const rate = (m: Measured) => m.events / m.seconds;
+
+/**
+ * Each stretch starts its clock right after a checkpoint, so that none runs through a checkpoint the
+ * other's writes brought on. (Needs a superuser, as the local server's `postgres`.)
+ */
+async function checkpoint() {
+  const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
   try {
-    const cols = EVENT_COLUMNS.map(([c]) => c).join(', ');
-    await sql`select 1`; // connected before the clock starts
-    const cpu0 = postgresCpuSeconds();
-    const started = performance.now();
-    const stream = await sql.unsafe(`copy customer_events (${cols}) from stdin`).writable();
-    await pipeline(Readable.from(lines), stream);
-    return {
-      eventsPerSecond: rows.length / ((performance.now() - started) / 1000),
-      postgresCpu: cpuPerEvent(cpu0, postgresCpuSeconds(), rows.length),
-    };
+    await admin.unsafe('checkpoint');
   } finally {
-    await sql.end();
+    await admin.end();
   }
 }
 
-/** One round: raw COPY into a fresh database, then the collector on another; their ratio. */
-async function round(bodies: Buffer[]) {
+/**
+ * The collector on PostgreSQL beside raw COPY, interleaved: the batches are cut into `SLICES`, and each
+ * slice is COPYed into one fresh database and then sent to the collector on another. This machine's
+ * speed drifts from one minute to the next; interleaved, both sides meet the same drift.
+ */
+async function collectorBesideCopy(bodies: Buffer[]) {
   const copyDb = await freshDatabase();
-  const copy = await benchCopy(copyDb.url, bodies).finally(copyDb.drop);
   const pgDb = await freshDatabase();
-  const collector = await benchCollector({ DATABASE_URL: pgDb.url }, bodies).finally(pgDb.drop);
-  return { copy, collector, ratio: collector.eventsPerSecond / copy.eventsPerSecond };
+  const sql = postgres(copyDb.url, { max: 1, onnotice: () => {} });
+  const { url, child } = await startCollector({ DATABASE_URL: pgDb.url });
+  try {
+    const pid = child.pid ?? 0;
+    await sql`select 1`; // connected before any clock starts
+    await load(url, makeBatches(WARMUP), pid);
+    const size = Math.ceil(bodies.length / SLICES);
+    const copies: Measured[] = [];
+    const collectors: Measured[] = [];
+    for (let i = 0; i < bodies.length; i += size) {
+      const slice = bodies.slice(i, i + size);
+      const lines = copyLines(slice);
+      await checkpoint();
+      const copy = await rawCopy(sql, lines);
+      await checkpoint();
+      const collector = await load(url, slice, pid);
+      console.log(
+        `slice ${copies.length + 1}: raw COPY ${fmt(rate(copy))}/s, collector on PostgreSQL ${fmt(rate(collector))}/s, ratio ${(rate(collector) / rate(copy)).toFixed(2)}`,
+      );
+      copies.push(copy);
+      collectors.push(collector);
+    }
+    return { copy: total(copies), collector: total(collectors) };
+  } finally {
+    await stop(child);
+    await sql.end();
+    await copyDb.drop();
+    await pgDb.drop();
+  }
+}
+
+async function collectorOnPglite(bodies: Buffer[]) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
+  const { url, child } = await startCollector({ DATA_DIR: dataDir, DATABASE_URL: '' });
+  try {
+    const pid = child.pid ?? 0;
+    await load(url, makeBatches(WARMUP), pid);
+    const measured = await load(url, bodies, pid);
+    // The embedded database's CPU is the collector's own; the PostgreSQL server sat idle.
+    return { ...measured, cpu: { ...measured.cpu, postgres: null } };
+  } finally {
+    await stop(child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const fmtCpu = (n: number | null | undefined) => (n === null || n === undefined ? '' : fmt(n));
+/** CPU µs per event, or blank when it could not be read. */
+const perEvent = (seconds: number | null, m: Measured) => (seconds === null ? '' : fmt((seconds * 1e6) / m.events));
+const ms = (latencies: number[], p: number) => {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(1);
+};
 
 function printTable(table: string[][]) {
   const widths = table[0]?.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length))) ?? [];
@@ -274,51 +342,27 @@ function printTable(table: string[][]) {
 
 async function main() {
   console.log(
-    `bench:ingest — ${REQUESTS} requests × ${EVENTS_PER_BATCH} events over ${CONNECTIONS} connections, ${ROUNDS} rounds\n`,
+    `bench:ingest — ${REQUESTS} requests × ${EVENTS_PER_BATCH} events over ${CONNECTIONS} connections, in ${SLICES} slices after ${WARMUP} requests of warm-up\n`,
   );
   const bodies = makeBatches(REQUESTS);
-
-  const rounds = [];
-  for (let i = 1; i <= ROUNDS; i++) {
-    const r = await round(bodies);
-    console.log(
-      `round ${i}: raw COPY ${fmt(r.copy.eventsPerSecond)}/s, collector on PostgreSQL ${fmt(r.collector.eventsPerSecond)}/s, ratio ${r.ratio.toFixed(2)}`,
-    );
-    rounds.push(r);
-  }
-  rounds.sort((a, b) => a.ratio - b.ratio);
-  const median = rounds[Math.floor(rounds.length / 2)] as (typeof rounds)[number];
-
-  const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
-  const onPglite = await benchCollector({ DATA_DIR: dataDir, DATABASE_URL: '' }, bodies).finally(() =>
-    rmSync(dataDir, { recursive: true, force: true }),
-  );
-
-  const { copy, collector } = median;
-  console.log(`\nmedian round (ratios ${rounds.map((r) => r.ratio.toFixed(2)).join(', ')}):`);
+  const { copy, collector } = await collectorBesideCopy(bodies);
+  const onPglite = await collectorOnPglite(bodies);
+  const row = (name: string, m: Measured) => [
+    name,
+    fmt(rate(m)),
+    ms(m.latencies, 0.5),
+    ms(m.latencies, 0.99),
+    perEvent(m.cpu.collector, m),
+    perEvent(m.cpu.postgres, m),
+    perEvent(m.cpu.load, m),
+    (rate(m) / rate(copy)).toFixed(2),
+  ];
+  console.log('\nall slices together:');
   printTable([
     ['', 'events/s', 'p50 ms', 'p99 ms', 'CPU µs/event: collector', 'PostgreSQL', 'load generator', '÷ raw COPY'],
-    ['raw COPY (PostgreSQL)', fmt(copy.eventsPerSecond), '', '', '', fmtCpu(copy.postgresCpu), '', '1.00'],
-    [
-      'collector on PostgreSQL',
-      fmt(collector.eventsPerSecond),
-      collector.p50.toFixed(1),
-      collector.p99.toFixed(1),
-      fmtCpu(collector.collectorCpu),
-      fmtCpu(collector.postgresCpu),
-      fmtCpu(collector.loadCpu),
-      median.ratio.toFixed(2),
-    ],
-    [
-      'collector on PGlite',
-      fmt(onPglite.eventsPerSecond),
-      onPglite.p50.toFixed(1),
-      onPglite.p99.toFixed(1),
-      fmtCpu(onPglite.collectorCpu),
-      '',
-      fmtCpu(onPglite.loadCpu),
-      (onPglite.eventsPerSecond / copy.eventsPerSecond).toFixed(2),
-    ],
+    ['raw COPY (PostgreSQL)', fmt(rate(copy)), '', '', '', perEvent(copy.cpu.postgres, copy), '', '1.00'],
+    row('collector on PostgreSQL', collector),
+    row('collector on PGlite', onPglite),
   ]);
 }
 

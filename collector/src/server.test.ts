@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,42 @@ describe('the collector process', { timeout: PROCESS_TEST_TIMEOUT }, () => {
     const body = (await list.json()) as { events: { messageId: string }[] };
     expect(body.events.map((e) => e.messageId)).toContain('smoke-1');
     await second.stop();
+  });
+
+  it('refuses a request over 500 KB whether it declares its length or is chunked', async () => {
+    const server = await startServer({ DATA_DIR: mkdtempSync(join(dataDir, 'limit-')), WRITE_KEYS: 'wk_limit' });
+    const body = (blob: number) =>
+      JSON.stringify({ anonymousId: 'a', event: 'Big', properties: { blob: 'x'.repeat(blob) } });
+    // One connection per request: a server that answers before reading a body may close the connection.
+    const post = (text: string, how: 'declared' | 'chunked') =>
+      new Promise<{ status: number; code?: string }>((resolve, reject) => {
+        const req = request(`${server.url}/v1/track`, {
+          method: 'POST',
+          agent: false,
+          headers: {
+            authorization: `Basic ${Buffer.from('wk_limit:').toString('base64')}`,
+            ...(how === 'declared' ? { 'content-length': Buffer.byteLength(text) } : {}),
+          },
+        });
+        req.on('response', (res) => {
+          let data = '';
+          res.on('data', (d) => {
+            data += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, code: JSON.parse(data).error?.code }));
+        });
+        req.on('error', reject);
+        // Without a Content-Length, node:http sends the body chunked.
+        for (let i = 0; i < text.length; i += 64 * 1024) req.write(text.slice(i, i + 64 * 1024));
+        req.end();
+      });
+
+    for (const how of ['declared', 'chunked'] as const) {
+      expect(await post(body(600 * 1024), how)).toEqual({ status: 413, code: 'request_too_large' });
+      // Under the limit, the request is read whole: only its content tells that its event is over 32 KB.
+      expect(await post(body(40 * 1024), how)).toEqual({ status: 413, code: 'event_too_large' });
+      expect(await post(body(1024), how)).toEqual({ status: 200, code: undefined });
+    }
   });
 
   it('finishes the segment work of what it acknowledged before it stops', async () => {

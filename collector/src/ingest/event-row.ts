@@ -38,6 +38,9 @@ export interface LinkOp {
   at: Date;
 }
 
+/** Consent by type, as an event carries it. */
+export type EventConsent = Readonly<Partial<Record<ConsentType, boolean>>>;
+
 /**
  * What a flush needs of one event besides its stored text: whom it names, the consent it carries,
  * what consent records cite, and the identity work it asks for. Small, so it is cheap to hand from
@@ -54,7 +57,7 @@ export interface EventSummary {
   /** `context.userHash`, the signature identity verification checks; whatever the sender put there. */
   user_hash: unknown;
   /** The consent the event carries (`context.consent.categoryPreferences`) by consent type; null when none. */
-  consent: [ConsentType, boolean][] | null;
+  consent: EventConsent | null;
   link: LinkOp | null;
 }
 

@@ -1,7 +1,33 @@
 import { consentFromCategories, consentPreferencesOf } from '../profiles/consent-categories';
-import { type EventRow, type EventSummary, encodeRow, type IngestBatch, type LinkOp } from './event-row';
+import {
+  type EventConsent,
+  type EventRow,
+  type EventSummary,
+  encodeRow,
+  type IngestBatch,
+  type LinkOp,
+} from './event-row';
 
 const encoder = new TextEncoder();
+
+const CONSENT_MEMO_MAX = 1_000;
+const consentMemo = new Map<string, EventConsent>();
+
+/**
+ * The consent that `categoryPreferences` give, one object for each distinct preferences: a site's
+ * events carry a few variants, and the events of a request that share one object cross to the main
+ * thread as one (structured cloning keeps shared references shared). Frozen, since it is shared.
+ */
+function eventConsent(preferences: Record<string, unknown>): EventConsent {
+  const key = JSON.stringify(preferences);
+  let consent = consentMemo.get(key);
+  if (!consent) {
+    if (consentMemo.size >= CONSENT_MEMO_MAX) consentMemo.clear();
+    consent = Object.freeze(Object.fromEntries(consentFromCategories(preferences)));
+    consentMemo.set(key, consent);
+  }
+  return consent;
+}
 
 /** What a flush needs of a row besides its text (see `EventSummary`). */
 function summarize(row: EventRow, link: LinkOp | null): EventSummary {
@@ -15,7 +41,7 @@ function summarize(row: EventRow, link: LinkOp | null): EventSummary {
     timestamp: row.timestamp,
     ip_address: row.ip_address,
     user_hash: row.context.userHash ?? null,
-    consent: preferences ? [...consentFromCategories(preferences)] : null,
+    consent: preferences ? eventConsent(preferences) : null,
     link,
   };
 }

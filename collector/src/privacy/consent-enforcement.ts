@@ -4,8 +4,7 @@ import { textList } from '../db/sql-lists';
 import type { EventSummary } from '../ingest/event-row';
 
 /** Whether the event itself says analytics consent is denied (`context.consent.categoryPreferences`). */
-const deniedByEvent = (event: EventSummary) =>
-  !!event.consent?.some(([type, granted]) => type === 'ANALYTICS_TRACKING' && !granted);
+const deniedByEvent = (event: EventSummary) => event.consent?.ANALYTICS_TRACKING === false;
 
 /**
  * The events not to store because analytics consent is revoked: either the event carries the denial
@@ -16,10 +15,17 @@ export async function eventsWithoutAnalyticsConsent(
   tx: Tx,
   events: readonly EventSummary[],
 ): Promise<Set<EventSummary>> {
-  const dropped = new Set(events.filter(deniedByEvent));
-  const anonymousIds = [...new Set(events.flatMap((e) => (e.anonymous_id ? [e.anonymous_id] : [])))];
-  const userIds = [...new Set(events.flatMap((e) => (e.user_id ? [e.user_id] : [])))];
-  if (!anonymousIds.length && !userIds.length) return dropped;
+  const dropped = new Set<EventSummary>();
+  const anonymous = new Set<string>();
+  const users = new Set<string>();
+  for (const e of events) {
+    if (deniedByEvent(e)) dropped.add(e);
+    if (e.anonymous_id) anonymous.add(e.anonymous_id);
+    if (e.user_id) users.add(e.user_id);
+  }
+  if (!anonymous.size && !users.size) return dropped;
+  const anonymousIds = [...anonymous];
+  const userIds = [...users];
   // Index probes on (identity_type, identity_value), one per identifier of the flush.
   const revokedOf = (type: 'COOKIE_ID' | 'EXTERNAL_ID', prefix: string, values: string[]) =>
     sql`select ${prefix} || i.identity_value as key

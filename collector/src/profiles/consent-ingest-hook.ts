@@ -5,7 +5,7 @@ import { textList, uuidList } from '../db/sql-lists';
 import { normalizeIdentity } from '../identity/normalize-identity';
 import type { FlushHook } from '../ingest/batch-writer';
 import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
-import type { EventSummary } from '../ingest/event-row';
+import type { EventSummary, IngestBatch } from '../ingest/event-row';
 import { anyConsentChanges, applyConsentChanges, type ConsentChange } from './consents-store';
 
 /** One visitor's latest consent of one type in a flush, and the event that carried it. */
@@ -15,7 +15,8 @@ interface Carried {
   anonymousId: string | undefined;
   consentType: ConsentType;
   granted: boolean;
-  at: number;
+  /** The event's timestamp (ISO-8601). */
+  at: string;
   /** The event's place in the flush. */
   order: number;
 }
@@ -27,42 +28,60 @@ interface Carried {
  * known as customers keep their consent on the event only. A change is written only when it changes
  * whether a consent is in force, so a consent stamped on every event writes history once.
  */
-export function consentIngestHook(): FlushHook {
-  return async function recordEventConsent(tx, batches) {
-    // Only the latest change per customer and type is recorded (applyConsentChanges), and one visitor
-    // (userId and anonymous ID) is one customer: so only each visitor's latest consent per type is kept
-    // here, in the order the events came, instead of one change per type for every event.
-    const visitors = new Map<string, { userId?: string; anonymousId?: string; latest: Map<ConsentType, Carried> }>();
-    let order = 0;
-    for (const batch of batches) {
-      for (const event of batch.events) {
-        order++;
-        if (!event.consent) continue;
-        const raw = `${event.user_id ?? ''}\u0001${event.anonymous_id ?? ''}`;
-        let visitor = visitors.get(raw);
-        if (!visitor) {
-          const userId = normalizeIdentity('EXTERNAL_ID', event.user_id);
-          const anonymousId = normalizeIdentity('COOKIE_ID', event.anonymous_id);
-          visitor = { userId, anonymousId, latest: new Map() };
-          visitors.set(raw, visitor);
-        }
-        const { userId, anonymousId, latest } = visitor;
-        if (!userId && !anonymousId) continue;
-        const at = Date.parse(event.timestamp);
-        for (const [consentType, granted] of event.consent) {
-          const seen = latest.get(consentType);
+/**
+ * Each visitor's latest consent per type in a flush, in the order the events came. Only the latest
+ * change per customer and type is recorded (applyConsentChanges), and one visitor (userId and
+ * anonymous ID) is one customer: so one change per visitor and type is enough, not one per event.
+ */
+export function latestConsents(batches: readonly IngestBatch[]): Carried[] {
+  const visitors = new Map<string, { userId?: string; anonymousId?: string; latest: Map<ConsentType, Carried> }>();
+  const carrying: Carried[] = [];
+  let order = 0;
+  for (const batch of batches) {
+    for (const event of batch.events) {
+      order++;
+      if (!event.consent) continue;
+      const raw = `${event.user_id ?? ''}\u0001${event.anonymous_id ?? ''}`;
+      let visitor = visitors.get(raw);
+      if (!visitor) {
+        const userId = normalizeIdentity('EXTERNAL_ID', event.user_id);
+        const anonymousId = normalizeIdentity('COOKIE_ID', event.anonymous_id);
+        visitor = { userId, anonymousId, latest: new Map() };
+        visitors.set(raw, visitor);
+      }
+      const { userId, anonymousId, latest } = visitor;
+      if (!userId && !anonymousId) continue;
+      // Summaries' timestamps are toISOString's, years 1000 to 9999: as text they sort as dates do.
+      const at = event.timestamp;
+      for (const [consentType, granted] of Object.entries(event.consent) as [ConsentType, boolean][]) {
+        const seen = latest.get(consentType);
+        if (!seen) {
+          const carried = { event, userId, anonymousId, consentType, granted, at, order };
+          latest.set(consentType, carried);
+          carrying.push(carried);
+        } else if (at >= seen.at) {
           // Ties go to the later event, as in applyConsentChanges' stable sort.
-          if (!seen) latest.set(consentType, { event, userId, anonymousId, consentType, granted, at, order });
-          else if (at >= seen.at) {
-            seen.event = event;
-            seen.granted = granted;
-            seen.at = at;
-            seen.order = order;
-          }
+          seen.event = event;
+          seen.granted = granted;
+          seen.at = at;
+          seen.order = order;
         }
       }
     }
-    const carrying = [...visitors.values()].flatMap((v) => [...v.latest.values()]).sort((a, b) => a.order - b.order);
+  }
+  return carrying.sort((a, b) => a.order - b.order);
+}
+
+/**
+ * Consent carried by events (`context.consent.categoryPreferences`, as Segment's consent tools and the
+ * SDK's consent call send it) lands in the same records as the API's, inside the flush transaction.
+ * The customer is found through the event's userId, else its anonymous ID; events of visitors not yet
+ * known as customers keep their consent on the event only. A change is written only when it changes
+ * whether a consent is in force, so a consent stamped on every event writes history once.
+ */
+export function consentIngestHook(): FlushHook {
+  return async function recordEventConsent(tx, batches) {
+    const carrying = latestConsents(batches);
     if (!carrying.length) return;
 
     const userIds = [...new Set(carrying.flatMap((c) => (c.userId ? [c.userId] : [])))];
