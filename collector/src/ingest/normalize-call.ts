@@ -54,8 +54,8 @@ function eventNameOf(call: SegmentCall): string {
 }
 
 /**
- * A date text's epoch ms and ISO form, remembered for the last text seen: the events of a batch
- * share their `sentAt` and their `receivedAt`, which then cost one parse for the whole batch.
+ * A date's epoch ms and ISO form, remembered for the last date seen: the events of a batch share
+ * their `sentAt` (text) and their `receivedAt` (one Date per request), which then cost one parse.
  */
 function lastDateMemo<T>() {
   let last: T | undefined;
