@@ -22,6 +22,7 @@ import { openPostgres } from '../src/db/client';
 import { EVENT_COLUMNS, toCopyLine } from '../src/ingest/event-row';
 import { normalizeCall } from '../src/ingest/normalize-call';
 import { generateKeyMaterial, parseKeyring } from '../src/privacy/encryption';
+import { COLLECTOR_NODE_ARGS } from '../test/collector-process';
 import { postgresCpuSeconds, processCpuSeconds } from './cpu-time';
 
 const BASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -33,7 +34,7 @@ const EVENTS_PER_BATCH = 100;
 const WRITE_KEY = 'wk_bench_write_key';
 const collectorDir = fileURLToPath(new URL('..', import.meta.url));
 /** Extra Node flags for the collector process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
-const COLLECTOR_NODE_ARGS = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const EXTRA_NODE_ARGS = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const USER_AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
@@ -121,7 +122,7 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
 }
 
 function startCollector(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...COLLECTOR_NODE_ARGS, '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...EXTRA_NODE_ARGS, ...COLLECTOR_NODE_ARGS], {
     cwd: collectorDir,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_bench_api_key', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
