@@ -22,18 +22,11 @@ interface Carried {
 }
 
 /**
- * Consent carried by events (`context.consent.categoryPreferences`, as Segment's consent tools and the
- * SDK's consent call send it) lands in the same records as the API's, inside the flush transaction.
- * The customer is found through the event's userId, else its anonymous ID; events of visitors not yet
- * known as customers keep their consent on the event only. A change is written only when it changes
- * whether a consent is in force, so a consent stamped on every event writes history once.
- */
-/**
  * Each visitor's latest consent per type in a flush, in the order the events came. Only the latest
  * change per customer and type is recorded (applyConsentChanges), and one visitor (userId and
  * anonymous ID) is one customer: so one change per visitor and type is enough, not one per event.
  */
-export function latestConsents(batches: readonly IngestBatch[]): Carried[] {
+function latestConsents(batches: readonly IngestBatch[]): Carried[] {
   const visitors = new Map<string, { userId?: string; anonymousId?: string; latest: Map<ConsentType, Carried> }>();
   const carrying: Carried[] = [];
   let order = 0;
