@@ -13,15 +13,14 @@ import { BatchWriter } from './ingest/batch-writer';
 import { trackingRoutes } from './ingest/tracking-routes';
 import { adminRoutes } from './privacy/admin-routes';
 import { AuditTrail } from './privacy/audit-trail';
-import { eventsWithoutAnalyticsConsent } from './privacy/consent-enforcement';
 import type { Keyring } from './privacy/encryption';
 import { loadKeyring } from './privacy/keyring';
 import { KeyStore } from './privacy/keys';
 import { rateLimit } from './privacy/rate-limit';
 import { SuppressionList } from './privacy/suppression-list';
-import { consentIngestHook } from './profiles/consent-ingest-hook';
 import { consentsRoutes } from './profiles/consents-routes';
 import { customer360Routes } from './profiles/customer360-routes';
+import { consentAtIngestion } from './profiles/ingestion-consent';
 import { PopulationModelCache } from './profiles/lifetime-value';
 import { refreshAfterWrites, SegmentRefresher } from './profiles/segment-refresh';
 import { segmentsRoutes } from './profiles/segments-routes';
@@ -46,20 +45,21 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
   // Rule segments follow ingested data: a committed flush names the identifiers, the refresher evaluates later.
   const refresher = new SegmentRefresher(db);
+  const consent = consentAtIngestion();
   const writer = new BatchWriter(db, {
     onCommitted: (batches) => refresher.touchBatches(batches),
     keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     concurrency: database.kind === 'postgres' ? 2 : 1,
-    selectDropped: async (tx, events) => {
-      const dropped = await eventsWithoutAnalyticsConsent(tx, events);
+    selectDropped: async (flush) => {
+      const dropped = await consent.selectDropped(flush);
       if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);
       return dropped;
     },
     onLinked: (_link, customerId) =>
       metrics.identityResolution.inc({ operation: 'stitch', outcome: customerId ? 'linked' : 'none' }),
   });
-  writer.addHook(consentIngestHook());
+  writer.addHook(consent.recordConsent);
   const models = new PopulationModelCache();
 
   const app = new OpenAPIHono<AuthEnv>();

@@ -8,8 +8,18 @@ import { takeCustomerWriteTurn } from './customer-write-turn';
 import { EVENT_COLUMNS, type EventSummary, type IngestBatch, type LinkOp } from './event-row';
 import { keepEvents } from './ingest-batch';
 
+/** One flush in progress, as `selectDropped` and hooks see it. */
+export interface Flush {
+  readonly tx: Tx;
+  readonly batches: readonly IngestBatch[];
+  /** The batches' events, in order. */
+  readonly events: readonly EventSummary[];
+  /** Whether identity links were applied in this flush: what was read before them may be out of date. */
+  linked: boolean;
+}
+
 /** Work other modules add to every flush, inside its transaction (consent records, for one). */
-export type FlushHook = (tx: Tx, batches: readonly IngestBatch[]) => Promise<void>;
+export type FlushHook = (flush: Flush) => Promise<void>;
 
 export interface BatchWriterOptions {
   /** Seals the personal data identity work stores (identity values, identify traits, customer fields). */
@@ -18,7 +28,7 @@ export interface BatchWriterOptions {
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
   /** Picks the events not to store (consent revoked, for one); they are counted, and hooks still see them. */
-  selectDropped?: (tx: Tx, events: readonly EventSummary[]) => Promise<ReadonlySet<EventSummary>>;
+  selectDropped?: (flush: Flush) => Promise<ReadonlySet<EventSummary>>;
   /**
    * Flushes in flight at once. One keeps PGlite's single connection simple; on PostgreSQL a second
    * flush copies its rows while the first commits.
@@ -168,7 +178,8 @@ export class BatchWriter {
     const transaction = (dedupe: boolean) =>
       this.#db.transaction(async (tx) => {
         linked.length = 0;
-        const drop = await this.#options.selectDropped(tx, events);
+        const flush: Flush = { tx, batches, events, linked: false };
+        const drop = await this.#options.selectDropped(flush);
         dropped = drop.size;
         await insertEvents(tx, batches, drop, dedupe);
         // Identity linking reads, then writes: flushes in flight take turns here. A deadlock with an
@@ -183,7 +194,8 @@ export class BatchWriter {
         links.forEach((link, i) => {
           linked.push([link, customerIds[i] ?? null]);
         });
-        for (const hook of this.#options.hooks) await hook(tx, batches);
+        flush.linked = links.length > 0;
+        for (const hook of this.#options.hooks) await hook(flush);
       });
     await transaction(false).catch((e: unknown) => {
       if (!(e instanceof DuplicateMessageId)) throw e;

@@ -34,7 +34,8 @@ export interface AppliedConsent {
 
 const key = (customerId: string, type: string) => `${customerId}\u0001${type}`;
 
-type CurrentConsent = Pick<ConsentRecord, 'customerId' | 'consentType' | 'granted' | 'expiresAt' | 'updatedAt'>;
+/** What deciding whether a change changes a consent needs of its current record. */
+export type CurrentConsent = Pick<ConsentRecord, 'customerId' | 'consentType' | 'granted' | 'expiresAt' | 'updatedAt'>;
 
 /** Whether a change would change the consent in force: it is newer than the record and flips it. */
 function changesConsent(current: CurrentConsent | undefined, change: ConsentChange): boolean {

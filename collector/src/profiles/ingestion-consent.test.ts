@@ -112,6 +112,29 @@ describe.each(testDatabases)('consent from ingestion on $name', (db) => {
     expect(await state(h, id)).toEqual({ PROFILING: true, PERSONALIZATION: false });
   });
 
+  it('records the consent of a visitor who becomes a customer in the same batch', async () => {
+    const anonymousId = `consent-new-anon-${crypto.randomUUID()}`;
+    const userId = `consent-new-${crypto.randomUUID()}`;
+    const res = await h.send('batch', {
+      batch: [
+        { type: 'page', anonymousId, name: 'Home', context: withConsent({ analytics: true }) },
+        { type: 'identify', anonymousId, userId, traits: {}, context: withConsent({ marketing: false }) },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const resolved = await h.call(
+      'GET',
+      `/api/v1/cdp/identity/resolve?identityType=EXTERNAL_ID&identityValue=${userId}`,
+    );
+    const id = (await resolved.json()).customerId;
+    expect(await state(h, id)).toEqual({
+      ANALYTICS_TRACKING: true,
+      MARKETING_EMAIL: false,
+      MARKETING_SMS: false,
+      MARKETING_PUSH: false,
+    });
+  });
+
   it('writes nothing for visitors who are not customers yet, nor for events without consent', async () => {
     const before = (await h.database.db.select({ n: count() }).from(customerConsents))[0]?.n;
     await h.send('track', { anonymousId: 'stranger', event: 'Viewed', context: withConsent({ analytics: true }) });

@@ -1,0 +1,160 @@
+import type { ConsentType } from '@tributary/spec';
+import { normalizeIdentity } from '../identity/normalize-identity';
+import type { Flush } from '../ingest/batch-writer';
+import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
+import type { EventSummary, IngestBatch } from '../ingest/event-row';
+import { eventsWithoutAnalyticsConsent } from '../privacy/consent-enforcement';
+import { anyConsentChanges, applyConsentChanges, type ConsentChange } from './consents-store';
+import { readVisitorConsents, type VisitorConsents } from './visitor-consents';
+
+/** An event's userId and anonymous ID as identities store them (normalized; junk is undefined). */
+interface Visitor {
+  userId: string | undefined;
+  anonymousId: string | undefined;
+}
+
+/** Normalizes events' identifiers, each distinct pair once: a flush holds many events per visitor. */
+function visitorReader(): (event: EventSummary) => Visitor {
+  const seen = new Map<string, Visitor>();
+  return (event) => {
+    const raw = `${event.user_id ?? ''}\u0001${event.anonymous_id ?? ''}`;
+    let visitor = seen.get(raw);
+    if (!visitor) {
+      visitor = {
+        userId: normalizeIdentity('EXTERNAL_ID', event.user_id),
+        anonymousId: normalizeIdentity('COOKIE_ID', event.anonymous_id),
+      };
+      seen.set(raw, visitor);
+    }
+    return visitor;
+  };
+}
+
+/** The visitors' userIds and anonymous IDs, each once. */
+function identifiersOf(visitors: Iterable<Visitor>) {
+  const userIds = new Set<string>();
+  const anonymousIds = new Set<string>();
+  for (const { userId, anonymousId } of visitors) {
+    if (userId) userIds.add(userId);
+    if (anonymousId) anonymousIds.add(anonymousId);
+  }
+  return { userIds: [...userIds], anonymousIds: [...anonymousIds] };
+}
+
+/** A customer's latest consent of one type in a flush, and the event that carried it. */
+interface Carried {
+  event: EventSummary;
+  granted: boolean;
+  /** The event's timestamp (ISO-8601). */
+  at: string;
+  /** The event's place in the flush. */
+  order: number;
+}
+
+/**
+ * Each customer's latest consent per type in a flush, as changes in the order the events came. Only
+ * the latest change per customer and type is recorded (applyConsentChanges): one per customer and
+ * type is enough, not one per event. Events of visitors who are not customers are passed over.
+ */
+function latestConsents(
+  batches: readonly IngestBatch[],
+  customerOf: (event: EventSummary) => string | undefined,
+): ConsentChange[] {
+  const latestOf = new Map<string, Map<ConsentType, Carried>>();
+  let order = 0;
+  for (const batch of batches) {
+    for (const event of batch.events) {
+      order++;
+      if (!event.consent) continue;
+      const customerId = customerOf(event);
+      if (!customerId) continue;
+      let latest = latestOf.get(customerId);
+      if (!latest) {
+        latest = new Map();
+        latestOf.set(customerId, latest);
+      }
+      // Summaries' timestamps are toISOString's, years 1000 to 9999: as text they sort as dates do.
+      const at = event.timestamp;
+      for (const [consentType, granted] of Object.entries(event.consent) as [ConsentType, boolean][]) {
+        const seen = latest.get(consentType);
+        if (!seen) latest.set(consentType, { event, granted, at, order });
+        else if (at >= seen.at) {
+          // Ties go to the later event, as in applyConsentChanges' stable sort.
+          seen.event = event;
+          seen.granted = granted;
+          seen.at = at;
+          seen.order = order;
+        }
+      }
+    }
+  }
+  const carried = [...latestOf].flatMap(([customerId, latest]) =>
+    [...latest].map(([consentType, c]) => ({ customerId, consentType, ...c })),
+  );
+  return carried
+    .sort((a, b) => a.order - b.order)
+    .map(({ customerId, consentType, event, granted, at }) => ({
+      customerId,
+      consentType,
+      granted,
+      source: `event:${event.call_type}`,
+      ipAddress: event.ip_address,
+      expiresAt: null,
+      metadata: { messageId: event.message_id, eventTimestamp: event.timestamp },
+      actor: 'ingestion',
+      at: new Date(at),
+    }));
+}
+
+/**
+ * Consent at ingestion, both halves, sharing one read per flush (readVisitorConsents):
+ *
+ * - `selectDropped` (before the rows go in): events without analytics consent are not stored.
+ * - `recordConsent` (a flush hook, after identity links): consent carried by events
+ *   (`context.consent.categoryPreferences`, as Segment's consent tools and the SDK's consent call
+ *   send it) lands in the same records as the API's. The customer is found through the event's
+ *   userId, else its anonymous ID; events of visitors not yet known as customers keep their consent
+ *   on the event only. A change is written only when it changes whether a consent is in force, so a
+ *   consent stamped on every event writes history once.
+ *
+ * The hook reuses what `selectDropped` read unless the flush linked identities in between (an
+ * identify may have made its visitor a customer); then it reads again.
+ */
+export function consentAtIngestion() {
+  const readAtStart = new WeakMap<Flush, { visitorOf: (event: EventSummary) => Visitor; consents: VisitorConsents }>();
+
+  async function selectDropped(flush: Flush): Promise<Set<EventSummary>> {
+    const visitorOf = visitorReader();
+    const { userIds, anonymousIds } = identifiersOf(flush.events.map(visitorOf));
+    const consents = await readVisitorConsents(flush.tx, userIds, anonymousIds);
+    readAtStart.set(flush, { visitorOf, consents });
+    return eventsWithoutAnalyticsConsent(flush.events, visitorOf, consents);
+  }
+
+  async function recordConsent(flush: Flush): Promise<void> {
+    const carrying = flush.events.filter((e) => e.consent);
+    if (!carrying.length) return;
+    const { tx } = flush;
+    const start = readAtStart.get(flush);
+    const visitorOf = start?.visitorOf ?? visitorReader();
+    let consents = flush.linked ? undefined : start?.consents;
+    if (!consents) {
+      const { userIds, anonymousIds } = identifiersOf(carrying.map(visitorOf));
+      consents = await readVisitorConsents(tx, userIds, anonymousIds);
+    }
+    const { ownerOf } = consents;
+    const changes = latestConsents(flush.batches, (event) => {
+      const { userId, anonymousId } = visitorOf(event);
+      return ownerOf('EXTERNAL_ID', userId) ?? ownerOf('COOKIE_ID', anonymousId);
+    });
+    // Consent stamped on every event rarely changes: compare with what was read, without locking, and
+    // only when something changes take the customer-write turn and let applyConsentChanges lock,
+    // re-read and record.
+    const current = [...new Set(changes.map((c) => c.customerId))].flatMap((id) => consents.consentsOf(id));
+    if (!changes.length || !anyConsentChanges(current, changes)) return;
+    await takeCustomerWriteTurn(tx);
+    await applyConsentChanges(tx, changes, { onlyIfChanged: true });
+  }
+
+  return { selectDropped, recordConsent };
+}
