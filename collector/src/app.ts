@@ -51,8 +51,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     concurrency: database.kind === 'postgres' ? 2 : 1,
-    selectDropped: async (flush) => {
-      const dropped = await consent.selectDropped(flush);
+    selectDropped: async (db, flush) => {
+      const dropped = await consent.selectDropped(db, flush);
       if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);
       return dropped;
     },

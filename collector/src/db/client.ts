@@ -103,13 +103,14 @@ export async function queryRows<T>(db: Db | Tx, query: SQL, options: { prepared?
 }
 
 /**
- * Bulk-loads rows with COPY inside the transaction `tx`, on either driver: postgres.js streams them,
+ * Bulk-loads rows with COPY, inside the transaction `tx` or on its own (committing itself), on either
+ * driver: postgres.js streams them,
  * PGlite reads them from a blob. `texts` are pieces of COPY's text format (tab-separated, `\N` for
  * null), sent one after the other.
  * COPY is several times faster than INSERT for ingestion, which is most of what the collector does.
  */
 export async function copyRows(
-  tx: Tx,
+  tx: Db | Tx,
   table: string,
   columns: readonly string[],
   texts: readonly (string | Uint8Array<ArrayBuffer>)[],

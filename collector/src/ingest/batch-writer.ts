@@ -8,18 +8,25 @@ import { takeCustomerWriteTurn } from './customer-write-turn';
 import { EVENT_COLUMNS, type EventSummary, type IngestBatch, type LinkOp } from './event-row';
 import { keepEvents } from './ingest-batch';
 
-/** One flush in progress, as `selectDropped` and hooks see it. */
+/** What one flush writes, as `selectDropped` and hooks see it. */
 export interface Flush {
-  readonly tx: Tx;
   readonly batches: readonly IngestBatch[];
   /** The batches' events, in order. */
   readonly events: readonly EventSummary[];
-  /** Whether identity links were applied in this flush: what was read before them may be out of date. */
-  linked: boolean;
+  /** Whether the flush links identities: reads made before its transaction do not see those links. */
+  readonly linked: boolean;
 }
 
-/** Work other modules add to every flush, inside its transaction (consent records, for one). */
-export type FlushHook = (flush: Flush) => Promise<void>;
+/** Writes a hook makes inside a flush's transaction, after the rows and identity links. */
+export type FlushWrite = (tx: Tx) => Promise<void>;
+
+/**
+ * Work other modules add to every flush (consent records, for one). It is called before the flush's
+ * transaction begins, may read (each statement sees what is committed, as it would inside), and
+ * returns the writes to make inside the transaction, or null when there are none: a flush with
+ * nothing to write but its rows then needs no transaction at all.
+ */
+export type FlushHook = (db: Db, flush: Flush) => Promise<FlushWrite | null>;
 
 export interface BatchWriterOptions {
   /** Seals the personal data identity work stores (identity values, identify traits, customer fields). */
@@ -27,8 +34,11 @@ export interface BatchWriterOptions {
   /** Country assumed for phone numbers without a country code. */
   defaultPhoneCountry?: string;
   hooks?: FlushHook[];
-  /** Picks the events not to store (consent revoked, for one); they are counted, and hooks still see them. */
-  selectDropped?: (flush: Flush) => Promise<ReadonlySet<EventSummary>>;
+  /**
+   * Picks the events not to store (consent revoked, for one), before the flush's transaction; they
+   * are counted, and hooks still see them.
+   */
+  selectDropped?: (db: Db, flush: Flush) => Promise<ReadonlySet<EventSummary>>;
   /**
    * Flushes in flight at once. One keeps PGlite's single connection simple; on PostgreSQL a second
    * flush copies its rows while the first commits.
@@ -62,7 +72,7 @@ class DuplicateMessageId extends Error {}
  * and one INSERT ... ON CONFLICT DO NOTHING, which skips the duplicates instead of failing.
  */
 async function insertEvents(
-  tx: Tx,
+  tx: Db | Tx,
   batches: readonly IngestBatch[],
   dropped: ReadonlySet<EventSummary>,
   dedupe: boolean,
@@ -173,14 +183,17 @@ export class BatchWriter {
     for (const { link } of events) {
       if (link && (link.kind !== 'implicit' || !this.#recentLinks.has(linkKey(link)))) links.push(link);
     }
-    let dropped = 0;
+    const flush: Flush = { batches, events, linked: links.length > 0 };
+    const drop = await this.#options.selectDropped(this.#db, flush);
+    const writes: FlushWrite[] = [];
+    for (const hook of this.#options.hooks) {
+      const write = await hook(this.#db, flush);
+      if (write) writes.push(write);
+    }
     const linked: [LinkOp, string | null][] = [];
     const transaction = (dedupe: boolean) =>
       this.#db.transaction(async (tx) => {
         linked.length = 0;
-        const flush: Flush = { tx, batches, events, linked: false };
-        const drop = await this.#options.selectDropped(flush);
-        dropped = drop.size;
         await insertEvents(tx, batches, drop, dedupe);
         // Identity linking reads, then writes: flushes in flight take turns here. A deadlock with an
         // API call holding the same customers is detected by PostgreSQL and retried request by request.
@@ -194,10 +207,12 @@ export class BatchWriter {
         links.forEach((link, i) => {
           linked.push([link, customerIds[i] ?? null]);
         });
-        flush.linked = links.length > 0;
-        for (const hook of this.#options.hooks) await hook(flush);
+        for (const write of writes) await write(tx);
       });
-    await transaction(false).catch((e: unknown) => {
+    // Rows alone need no transaction: one COPY stores them all or none, and commits them. That spares
+    // a flush the round trips of BEGIN and COMMIT, which take longer than the COPY's own commit.
+    const stored = links.length || writes.length ? transaction(false) : insertEvents(this.#db, batches, drop, false);
+    await stored.catch((e: unknown) => {
       if (!(e instanceof DuplicateMessageId)) throw e;
       this.stats.dedupeRetries++;
       return transaction(true);
@@ -205,8 +220,8 @@ export class BatchWriter {
     for (const [link, customerId] of linked) this.#options.onLinked(link, customerId);
     this.#options.onCommitted(batches);
     this.stats.commits++;
-    this.stats.rows += events.length - dropped;
-    this.stats.dropped += dropped;
+    this.stats.rows += events.length - drop.size;
+    this.stats.dropped += drop.size;
     for (const l of links) this.#rememberLink(l);
   }
 

@@ -1,6 +1,7 @@
 import type { ConsentType } from '@tributary/spec';
+import type { Db, Tx } from '../db/client';
 import { normalizeIdentity } from '../identity/normalize-identity';
-import type { Flush } from '../ingest/batch-writer';
+import type { Flush, FlushWrite } from '../ingest/batch-writer';
 import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
 import type { EventSummary, IngestBatch } from '../ingest/event-row';
 import { eventsWithoutAnalyticsConsent } from '../privacy/consent-enforcement';
@@ -107,41 +108,33 @@ function latestConsents(
 }
 
 /**
- * Consent at ingestion, both halves, sharing one read per flush (readVisitorConsents):
+ * Consent at ingestion, both halves, sharing one read per flush (readVisitorConsents), made before
+ * the flush's transaction:
  *
- * - `selectDropped` (before the rows go in): events without analytics consent are not stored.
- * - `recordConsent` (a flush hook, after identity links): consent carried by events
- *   (`context.consent.categoryPreferences`, as Segment's consent tools and the SDK's consent call
- *   send it) lands in the same records as the API's. The customer is found through the event's
- *   userId, else its anonymous ID; events of visitors not yet known as customers keep their consent
- *   on the event only. A change is written only when it changes whether a consent is in force, so a
- *   consent stamped on every event writes history once.
+ * - `selectDropped`: events without analytics consent are not stored.
+ * - `recordConsent` (a flush hook): consent carried by events (`context.consent.categoryPreferences`,
+ *   as Segment's consent tools and the SDK's consent call send it) lands in the same records as the
+ *   API's. The customer is found through the event's userId, else its anonymous ID; events of
+ *   visitors not yet known as customers keep their consent on the event only. A change is written
+ *   only when it changes whether a consent is in force, so a consent stamped on every event writes
+ *   history once, and a flush whose consent changes nothing writes nothing (and needs no transaction).
  *
- * The hook reuses what `selectDropped` read unless the flush linked identities in between (an
- * identify may have made its visitor a customer); then it reads again.
+ * A flush that links identities may make a visitor a customer (an identify): its consent is then
+ * read again inside the transaction, after the links.
  */
 export function consentAtIngestion() {
-  const readAtStart = new WeakMap<Flush, { visitorOf: (event: EventSummary) => Visitor; consents: VisitorConsents }>();
+  const readBefore = new WeakMap<Flush, { visitorOf: (event: EventSummary) => Visitor; consents: VisitorConsents }>();
 
-  async function selectDropped(flush: Flush): Promise<Set<EventSummary>> {
+  async function selectDropped(db: Db, flush: Flush): Promise<Set<EventSummary>> {
     const visitorOf = visitorReader();
     const { userIds, anonymousIds } = identifiersOf(flush.events.map(visitorOf));
-    const consents = await readVisitorConsents(flush.tx, userIds, anonymousIds);
-    readAtStart.set(flush, { visitorOf, consents });
+    const consents = await readVisitorConsents(db, userIds, anonymousIds);
+    readBefore.set(flush, { visitorOf, consents });
     return eventsWithoutAnalyticsConsent(flush.events, visitorOf, consents);
   }
 
-  async function recordConsent(flush: Flush): Promise<void> {
-    const carrying = flush.events.filter((e) => e.consent);
-    if (!carrying.length) return;
-    const { tx } = flush;
-    const start = readAtStart.get(flush);
-    const visitorOf = start?.visitorOf ?? visitorReader();
-    let consents = flush.linked ? undefined : start?.consents;
-    if (!consents) {
-      const { userIds, anonymousIds } = identifiersOf(carrying.map(visitorOf));
-      consents = await readVisitorConsents(tx, userIds, anonymousIds);
-    }
+  /** The consent changes the flush's events carry, given who its visitors are and what they consented to. */
+  function changesIn(flush: Flush, visitorOf: (event: EventSummary) => Visitor, consents: VisitorConsents) {
     const { ownerOf } = consents;
     const changes = latestConsents(flush.batches, (event) => {
       const { userId, anonymousId } = visitorOf(event);
@@ -151,9 +144,32 @@ export function consentAtIngestion() {
     // only when something changes take the customer-write turn and let applyConsentChanges lock,
     // re-read and record.
     const current = [...new Set(changes.map((c) => c.customerId))].flatMap((id) => consents.consentsOf(id));
-    if (!changes.length || !anyConsentChanges(current, changes)) return;
+    return changes.length && anyConsentChanges(current, changes) ? changes : [];
+  }
+
+  async function record(tx: Tx, changes: ConsentChange[]) {
     await takeCustomerWriteTurn(tx);
     await applyConsentChanges(tx, changes, { onlyIfChanged: true });
+  }
+
+  async function recordConsent(db: Db, flush: Flush): Promise<FlushWrite | null> {
+    const carrying = flush.events.filter((e) => e.consent);
+    if (!carrying.length) return null;
+    const before = readBefore.get(flush);
+    const visitorOf = before?.visitorOf ?? visitorReader();
+    const { userIds, anonymousIds } = identifiersOf(carrying.map(visitorOf));
+    if (flush.linked) {
+      return async (tx) => {
+        const changes = changesIn(flush, visitorOf, await readVisitorConsents(tx, userIds, anonymousIds));
+        if (changes.length) await record(tx, changes);
+      };
+    }
+    const changes = changesIn(
+      flush,
+      visitorOf,
+      before?.consents ?? (await readVisitorConsents(db, userIds, anonymousIds)),
+    );
+    return changes.length ? (tx) => record(tx, changes) : null;
   }
 
   return { selectDropped, recordConsent };

@@ -1,6 +1,6 @@
 import type { ConsentType } from '@tributary/spec';
 import { sql } from 'drizzle-orm';
-import { queryRows, type Tx } from '../db/client';
+import { type Db, queryRows, type Tx } from '../db/client';
 import { textList } from '../db/sql-lists';
 import type { CurrentConsent } from './consents-store';
 
@@ -31,7 +31,7 @@ interface Row {
  * record the consent events carry, and a round trip to the database costs more than the rows.
  */
 export async function readVisitorConsents(
-  tx: Tx,
+  db: Db | Tx,
   userIds: readonly string[],
   anonymousIds: readonly string[],
 ): Promise<VisitorConsents> {
@@ -39,7 +39,7 @@ export async function readVisitorConsents(
     !userIds.length && !anonymousIds.length
       ? []
       : await queryRows<Row>(
-          tx,
+          db,
           // Dates as epoch milliseconds: a number reads the same from both drivers.
           sql`select i.identity_type as type, i.identity_value as value, i.customer_id,
           c.consent_type, c.granted,
