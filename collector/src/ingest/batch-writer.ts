@@ -113,10 +113,11 @@ export class BatchWriter {
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
   /**
-   * Transactions committed and rows written, for metrics and for tests that prove grouping;
-   * `dedupeRetries` counts flushes redone because a messageId was stored already.
+   * Flushes committed and rows written, for metrics and for tests that prove grouping; `transactions`
+   * counts the flushes that needed one (more than rows to write), `dedupeRetries` the flushes redone
+   * because a messageId was stored already.
    */
-  readonly stats = { commits: 0, rows: 0, dropped: 0, dedupeRetries: 0 };
+  readonly stats = { commits: 0, transactions: 0, rows: 0, dropped: 0, dedupeRetries: 0 };
 
   constructor(db: Db, options: BatchWriterOptions) {
     this.#db = db;
@@ -193,6 +194,7 @@ export class BatchWriter {
     const linked: [LinkOp, string | null][] = [];
     const transaction = (dedupe: boolean) =>
       this.#db.transaction(async (tx) => {
+        this.stats.transactions++;
         linked.length = 0;
         await insertEvents(tx, batches, drop, dedupe);
         // Identity linking reads, then writes: flushes in flight take turns here. A deadlock with an

@@ -281,6 +281,22 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
     expect(await eventByMessageId(ok)).toBeDefined();
   });
 
+  it('stores a flush of nothing but rows without a transaction, and links identities in one', async () => {
+    const anon = uid('rows-only');
+    const { transactions } = h.app.writer.stats;
+    expect((await h.send('batch', { batch: [{ type: 'track', anonymousId: anon, event: 'Viewed' }] })).status).toBe(
+      200,
+    );
+    expect(h.app.writer.stats.transactions).toBe(transactions);
+    expect((await h.send('identify', { anonymousId: anon, userId: uid('rows-only-user') })).status).toBe(200);
+    expect(h.app.writer.stats.transactions).toBe(transactions + 1);
+    const [row] = await queryRows<{ n: number }>(
+      h.database.db,
+      sql`select count(*)::int as n from customer_events where anonymous_id = ${anon}`,
+    );
+    expect(row?.n).toBe(2);
+  });
+
   it('shares one transaction between concurrent requests (group commit) and acknowledges each', async () => {
     const anon = uid('group');
     const sends = Array.from({ length: 20 }, (_, i) =>
