@@ -6,7 +6,7 @@ const deniedByEvent = (event: EventSummary) => event.consent?.ANALYTICS_TRACKING
 
 /** Whether the customer has revoked ANALYTICS_TRACKING. */
 const revokedAnalytics = (consents: VisitorConsents, customerId: string | undefined) =>
-  !!customerId && consents.consentsOf(customerId).some((c) => c.consentType === 'ANALYTICS_TRACKING' && !c.granted);
+  !!customerId && consents.consentOf(customerId, 'ANALYTICS_TRACKING')?.granted === false;
 
 /**
  * The events not to store because analytics consent is revoked: either the event carries the denial

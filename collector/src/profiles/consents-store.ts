@@ -38,16 +38,13 @@ const key = (customerId: string, type: string) => `${customerId}\u0001${type}`;
 export type CurrentConsent = Pick<ConsentRecord, 'customerId' | 'consentType' | 'granted' | 'expiresAt' | 'updatedAt'>;
 
 /** Whether a change would change the consent in force: it is newer than the record and flips it. */
-function changesConsent(current: CurrentConsent | undefined, change: ConsentChange): boolean {
+export function changesConsent(
+  current: CurrentConsent | undefined,
+  change: Pick<ConsentChange, 'granted' | 'expiresAt' | 'at'>,
+): boolean {
   if (!current) return true;
   if (change.at < current.updatedAt) return false;
   return isGranted(current, change.at) !== isGranted(change, change.at);
-}
-
-/** Whether any of the changes would change a consent in force, given its customers' current records. */
-export function anyConsentChanges(current: readonly CurrentConsent[], changes: readonly ConsentChange[]): boolean {
-  const currentOf = new Map(current.map((c) => [key(c.customerId, c.consentType), c]));
-  return changes.some((ch) => changesConsent(currentOf.get(key(ch.customerId, ch.consentType)), ch));
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Flush, FlushWrite } from '../ingest/batch-writer';
 import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
 import type { EventSummary, IngestBatch } from '../ingest/event-row';
 import { eventsWithoutAnalyticsConsent } from '../privacy/consent-enforcement';
-import { anyConsentChanges, applyConsentChanges, type ConsentChange } from './consents-store';
+import { applyConsentChanges, type ConsentChange, changesConsent } from './consents-store';
 import { readVisitorConsents, type VisitorConsents } from './visitor-consents';
 
 /** An event's userId and anonymous ID as identities store them (normalized; junk is undefined). */
@@ -44,6 +44,8 @@ function identifiersOf(visitors: Iterable<Visitor>) {
 
 /** A customer's latest consent of one type in a flush, and the event that carried it. */
 interface Carried {
+  customerId: string;
+  consentType: ConsentType;
   event: EventSummary;
   granted: boolean;
   /** The event's timestamp (ISO-8601). */
@@ -53,20 +55,22 @@ interface Carried {
 }
 
 /**
- * Each customer's latest consent per type in a flush, as changes in the order the events came. Only
- * the latest change per customer and type is recorded (applyConsentChanges): one per customer and
- * type is enough, not one per event. Events of visitors who are not customers are passed over.
+ * Each customer's latest consent per type in a flush, in the order the events came. Only the latest
+ * change per customer and type is recorded (applyConsentChanges): one per customer and type is
+ * enough, not one per event. Events of visitors who are not customers are passed over.
  */
 function latestConsents(
   batches: readonly IngestBatch[],
   customerOf: (event: EventSummary) => string | undefined,
-): ConsentChange[] {
+): Carried[] {
   const latestOf = new Map<string, Map<ConsentType, Carried>>();
+  const carried: Carried[] = [];
   let order = 0;
   for (const batch of batches) {
     for (const event of batch.events) {
       order++;
-      if (!event.consent) continue;
+      const consent = event.consent;
+      if (!consent) continue;
       const customerId = customerOf(event);
       if (!customerId) continue;
       let latest = latestOf.get(customerId);
@@ -76,10 +80,15 @@ function latestConsents(
       }
       // Summaries' timestamps are toISOString's, years 1000 to 9999: as text they sort as dates do.
       const at = event.timestamp;
-      for (const [consentType, granted] of Object.entries(event.consent) as [ConsentType, boolean][]) {
+      for (const key in consent) {
+        const consentType = key as ConsentType;
+        const granted = consent[consentType] === true;
         const seen = latest.get(consentType);
-        if (!seen) latest.set(consentType, { event, granted, at, order });
-        else if (at >= seen.at) {
+        if (!seen) {
+          const c = { customerId, consentType, event, granted, at, order };
+          latest.set(consentType, c);
+          carried.push(c);
+        } else if (at >= seen.at) {
           // Ties go to the later event, as in applyConsentChanges' stable sort.
           seen.event = event;
           seen.granted = granted;
@@ -89,23 +98,20 @@ function latestConsents(
       }
     }
   }
-  const carried = [...latestOf].flatMap(([customerId, latest]) =>
-    [...latest].map(([consentType, c]) => ({ customerId, consentType, ...c })),
-  );
-  return carried
-    .sort((a, b) => a.order - b.order)
-    .map(({ customerId, consentType, event, granted, at }) => ({
-      customerId,
-      consentType,
-      granted,
-      source: `event:${event.call_type}`,
-      ipAddress: event.ip_address,
-      expiresAt: null,
-      metadata: { messageId: event.message_id, eventTimestamp: event.timestamp },
-      actor: 'ingestion',
-      at: new Date(at),
-    }));
+  return carried.sort((a, b) => a.order - b.order);
 }
+
+const toChange = ({ customerId, consentType, event, granted, at }: Carried): ConsentChange => ({
+  customerId,
+  consentType,
+  granted,
+  source: `event:${event.call_type}`,
+  ipAddress: event.ip_address,
+  expiresAt: null,
+  metadata: { messageId: event.message_id, eventTimestamp: event.timestamp },
+  actor: 'ingestion',
+  at: new Date(at),
+});
 
 /**
  * Consent at ingestion, both halves, sharing one read per flush (readVisitorConsents), made before
@@ -133,18 +139,26 @@ export function consentAtIngestion() {
     return eventsWithoutAnalyticsConsent(flush.events, visitorOf, consents);
   }
 
-  /** The consent changes the flush's events carry, given who its visitors are and what they consented to. */
+  /**
+   * The consent changes the flush's events carry, given who its visitors are and what they consented
+   * to; none when none of them would change a consent in force. Consent stamped on every event rarely
+   * changes: this compares with what was read, without locking, and only when something changes does
+   * the hook take the customer-write turn and let applyConsentChanges lock, re-read and record.
+   */
   function changesIn(flush: Flush, visitorOf: (event: EventSummary) => Visitor, consents: VisitorConsents) {
-    const { ownerOf } = consents;
-    const changes = latestConsents(flush.batches, (event) => {
+    const { ownerOf, consentOf } = consents;
+    const carried = latestConsents(flush.batches, (event) => {
       const { userId, anonymousId } = visitorOf(event);
       return ownerOf('EXTERNAL_ID', userId) ?? ownerOf('COOKIE_ID', anonymousId);
     });
-    // Consent stamped on every event rarely changes: compare with what was read, without locking, and
-    // only when something changes take the customer-write turn and let applyConsentChanges lock,
-    // re-read and record.
-    const current = [...new Set(changes.map((c) => c.customerId))].flatMap((id) => consents.consentsOf(id));
-    return changes.length && anyConsentChanges(current, changes) ? changes : [];
+    const changesAny = carried.some((c) =>
+      changesConsent(consentOf(c.customerId, c.consentType), {
+        granted: c.granted,
+        expiresAt: null,
+        at: new Date(c.at),
+      }),
+    );
+    return changesAny ? carried.map(toChange) : [];
   }
 
   async function record(tx: Tx, changes: ConsentChange[]) {
@@ -157,18 +171,17 @@ export function consentAtIngestion() {
     if (!carrying.length) return null;
     const before = readBefore.get(flush);
     const visitorOf = before?.visitorOf ?? visitorReader();
-    const { userIds, anonymousIds } = identifiersOf(carrying.map(visitorOf));
+    const read = (from: Db | Tx) => {
+      const { userIds, anonymousIds } = identifiersOf(carrying.map(visitorOf));
+      return readVisitorConsents(from, userIds, anonymousIds);
+    };
     if (flush.linked) {
       return async (tx) => {
-        const changes = changesIn(flush, visitorOf, await readVisitorConsents(tx, userIds, anonymousIds));
+        const changes = changesIn(flush, visitorOf, await read(tx));
         if (changes.length) await record(tx, changes);
       };
     }
-    const changes = changesIn(
-      flush,
-      visitorOf,
-      before?.consents ?? (await readVisitorConsents(db, userIds, anonymousIds)),
-    );
+    const changes = changesIn(flush, visitorOf, before?.consents ?? (await read(db)));
     return changes.length ? (tx) => record(tx, changes) : null;
   }
 

@@ -11,8 +11,8 @@ export type VisitorIdentifier = 'EXTERNAL_ID' | 'COOKIE_ID';
 export interface VisitorConsents {
   /** The customer owning a userId (EXTERNAL_ID) or an anonymous ID (COOKIE_ID), if any. */
   ownerOf(type: VisitorIdentifier, value: string | undefined): string | undefined;
-  /** The customer's consent records, one per type it ever recorded. */
-  consentsOf(customerId: string): readonly CurrentConsent[];
+  /** The customer's consent record of a type, if it ever recorded one. */
+  consentOf(customerId: string, type: ConsentType): CurrentConsent | undefined;
 }
 
 interface Row {
@@ -51,10 +51,10 @@ export async function readVisitorConsents(
            or (i.identity_type = 'COOKIE_ID' and i.identity_value in ${textList(anonymousIds)})`,
           { prepared: true },
         );
-  const owners = new Map<string, string>();
+  const owners = { EXTERNAL_ID: new Map<string, string>(), COOKIE_ID: new Map<string, string>() };
   const consents = new Map<string, Map<ConsentType, CurrentConsent>>();
   for (const r of rows) {
-    owners.set(`${r.type}:${r.value}`, r.customer_id);
+    owners[r.type].set(r.value, r.customer_id);
     let ofCustomer = consents.get(r.customer_id);
     if (!ofCustomer) {
       ofCustomer = new Map();
@@ -71,7 +71,7 @@ export async function readVisitorConsents(
     });
   }
   return {
-    ownerOf: (type, value) => (value === undefined ? undefined : owners.get(`${type}:${value}`)),
-    consentsOf: (customerId) => [...(consents.get(customerId)?.values() ?? [])],
+    ownerOf: (type, value) => (value === undefined ? undefined : owners[type].get(value)),
+    consentOf: (customerId, type) => consents.get(customerId)?.get(type),
   };
 }
