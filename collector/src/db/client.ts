@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -102,39 +102,84 @@ export async function queryRows<T>(db: Db | Tx, query: SQL, options: { prepared?
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
+/** A COPY opened ahead of its rows (openCopy). */
+export interface OpenCopy {
+  /** Sends the rows, pieces of COPY's text format, one after the other, and completes the COPY. */
+  write(texts: readonly (string | Uint8Array<ArrayBuffer>)[]): Promise<void>;
+  /** Cancels the COPY: nothing of it is stored. */
+  abandon(): void;
+}
+
 /**
- * Bulk-loads rows with COPY, inside the transaction `tx` or on its own (committing itself), on either
- * driver: postgres.js streams them,
- * PGlite reads them from a blob. `texts` are pieces of COPY's text format (tab-separated, `\N` for
- * null), sent one after the other.
+ * Opens a COPY into `table`, inside the transaction `tx` or on its own (then it commits itself), so
+ * that its round trip can overlap other work before the rows follow. On postgres.js the statement is
+ * sent and the server's go-ahead awaited, on a connection of its own outside a transaction (the pool
+ * would otherwise queue other queries behind the COPY, into its data). PGlite loads a COPY from a
+ * blob in one call: opening it does nothing.
  * COPY is several times faster than INSERT for ingestion, which is most of what the collector does.
  */
+export async function openCopy(tx: Db | Tx, table: string, columns: readonly string[]): Promise<OpenCopy> {
+  const client = (tx as unknown as { session: { client: CopyCapableClient } }).session.client;
+  const statement = `copy ${table} (${columns.join(', ')}) from`;
+  if (!('unsafe' in client)) {
+    return {
+      write: async (texts) => {
+        await client.query(`${statement} '/dev/blob'`, [], { blob: new Blob([...texts]) });
+      },
+      abandon: () => {},
+    };
+  }
+  const reserved = 'reserve' in client ? await client.reserve() : undefined;
+  const connection = reserved ?? client;
+  const release = () => reserved?.release();
+  let stream: NodeJS.WritableStream;
+  try {
+    stream = await connection.unsafe(`${statement} stdin`).writable();
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return {
+    async write(texts) {
+      // A COPY the server refuses fails the stream (patches/postgres@3.4.9.patch); should the driver
+      // still never settle one, it is ended here (the transaction then fails) instead of stalling every later write.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('COPY did not complete within 60 s')), 60_000);
+      });
+      try {
+        await Promise.race([pipeline(Readable.from(texts), stream), stuck]);
+      } catch (e) {
+        (stream as Writable).destroy(); // a stuck COPY is cancelled before its connection goes back
+        throw e;
+      } finally {
+        clearTimeout(timer);
+        release();
+      }
+    },
+    abandon() {
+      // Destroying the stream sends CopyFail: the server leaves the COPY, storing nothing of it.
+      stream.on('error', () => {});
+      (stream as Writable).destroy(new Error('COPY abandoned'));
+      release();
+    },
+  };
+}
+
+/** Bulk-loads rows with COPY (openCopy, then its rows), inside the transaction `tx` or on its own. */
 export async function copyRows(
   tx: Db | Tx,
   table: string,
   columns: readonly string[],
   texts: readonly (string | Uint8Array<ArrayBuffer>)[],
 ): Promise<void> {
-  const client = (tx as unknown as { session: { client: CopyCapableClient } }).session.client;
-  const statement = `copy ${table} (${columns.join(', ')}) from`;
-  if ('unsafe' in client) {
-    const stream = await client.unsafe(`${statement} stdin`).writable();
-    // A COPY the server refuses fails the stream (patches/postgres@3.4.9.patch); should the driver
-    // still never settle one, it is ended here (the transaction then fails) instead of stalling every later write.
-    let timer: NodeJS.Timeout | undefined;
-    const stuck = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('COPY did not complete within 60 s')), 60_000);
-    });
-    try {
-      await Promise.race([pipeline(Readable.from(texts), stream), stuck]);
-    } finally {
-      clearTimeout(timer);
-    }
-  } else {
-    await client.query(`${statement} '/dev/blob'`, [], { blob: new Blob([...texts]) });
-  }
+  await (await openCopy(tx, table, columns)).write(texts);
 }
 
+interface CopyConnection {
+  unsafe(query: string): { writable(): Promise<NodeJS.WritableStream> };
+}
 type CopyCapableClient =
-  | { unsafe(query: string): { writable(): Promise<NodeJS.WritableStream> } }
+  | CopyConnection
+  | (CopyConnection & { reserve(): Promise<CopyConnection & { release(): void }> })
   | { query(query: string, params: unknown[], options: { blob: Blob }): Promise<unknown> };

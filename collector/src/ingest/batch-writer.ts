@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { copyRows, type Db, type Tx } from '../db/client';
+import { copyRows, type Db, type OpenCopy, openCopy, type Tx } from '../db/client';
 import { hasErrorCode } from '../http/errors';
 import { linkFlush } from '../identity/link-flush';
 import type { Keyring } from '../privacy/encryption';
@@ -65,31 +65,31 @@ const STAGING_COLUMNS = EVENT_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ');
 /** The fast path's COPY met a messageId stored before: the flush is redone with `dedupe`. */
 class DuplicateMessageId extends Error {}
 
+/** The batches' COPY text without the dropped events, one piece per batch that keeps any. */
+function keptTexts(batches: readonly IngestBatch[], dropped: ReadonlySet<EventSummary>) {
+  return batches
+    .map((b) => (dropped.size ? keepEvents(b, (e) => !dropped.has(e)) : b).copy)
+    .filter((copy) => copy.length);
+}
+
+/** Completes an opened COPY into `customer_events`; a messageId stored before throws DuplicateMessageId. */
+async function copyEvents(copy: OpenCopy, texts: readonly Uint8Array<ArrayBuffer>[]) {
+  try {
+    await copy.write(texts);
+  } catch (e) {
+    throw hasErrorCode(e, UNIQUE_VIOLATION) ? new DuplicateMessageId('a messageId is stored already', { cause: e }) : e;
+  }
+}
+
 /**
  * Rows go in by COPY straight into `customer_events`, as fast as PostgreSQL loads anything. A
  * messageId stored before (a retried batch, or another collector racing us) fails that COPY with a
  * unique violation; the flush is then redone with `dedupe`: COPY into a session-local staging table
  * and one INSERT ... ON CONFLICT DO NOTHING, which skips the duplicates instead of failing.
  */
-async function insertEvents(
-  tx: Db | Tx,
-  batches: readonly IngestBatch[],
-  dropped: ReadonlySet<EventSummary>,
-  dedupe: boolean,
-) {
-  const texts = batches
-    .map((b) => (dropped.size ? keepEvents(b, (e) => !dropped.has(e)) : b).copy)
-    .filter((copy) => copy.length);
+async function insertEvents(tx: Tx, texts: readonly Uint8Array<ArrayBuffer>[], dedupe: boolean) {
   if (!texts.length) return;
-  if (!dedupe) {
-    try {
-      return await copyRows(tx, 'customer_events', COLUMN_NAMES, texts);
-    } catch (e) {
-      throw hasErrorCode(e, UNIQUE_VIOLATION)
-        ? new DuplicateMessageId('a messageId is stored already', { cause: e })
-        : e;
-    }
-  }
+  if (!dedupe) return copyEvents(await openCopy(tx, 'customer_events', COLUMN_NAMES), texts);
   await tx.execute(sql.raw(`create temp table if not exists event_staging (${STAGING_COLUMNS}) on commit delete rows`));
   await copyRows(tx, 'event_staging', COLUMN_NAMES, texts);
   const names = COLUMN_NAMES.join(', ');
@@ -185,18 +185,36 @@ export class BatchWriter {
       if (link && (link.kind !== 'implicit' || !this.#recentLinks.has(linkKey(link)))) links.push(link);
     }
     const flush: Flush = { batches, events, linked: links.length > 0 };
-    const drop = await this.#options.selectDropped(this.#db, flush);
+    // Rows alone need no transaction: one COPY stores them all or none, and commits them. That spares
+    // a flush the round trips of BEGIN and COMMIT, which take longer than the COPY's own commit. Such
+    // a COPY is opened while the reads below run, so that its round trip overlaps theirs; should a
+    // hook turn out to write, it is abandoned for a transaction.
+    const opening = links.length ? null : openCopy(this.#db, 'customer_events', COLUMN_NAMES);
+    opening?.catch(() => {}); // a failure to open is met where it is awaited
+    const abandon = () =>
+      void opening?.then(
+        (copy) => copy.abandon(),
+        () => {},
+      );
+    let drop: ReadonlySet<EventSummary>;
     const writes: FlushWrite[] = [];
-    for (const hook of this.#options.hooks) {
-      const write = await hook(this.#db, flush);
-      if (write) writes.push(write);
+    try {
+      drop = await this.#options.selectDropped(this.#db, flush);
+      for (const hook of this.#options.hooks) {
+        const write = await hook(this.#db, flush);
+        if (write) writes.push(write);
+      }
+    } catch (e) {
+      abandon();
+      throw e;
     }
+    const texts = keptTexts(batches, drop);
     const linked: [LinkOp, string | null][] = [];
     const transaction = (dedupe: boolean) =>
       this.#db.transaction(async (tx) => {
         this.stats.transactions++;
         linked.length = 0;
-        await insertEvents(tx, batches, drop, dedupe);
+        await insertEvents(tx, texts, dedupe);
         // Identity linking reads, then writes: flushes in flight take turns here. A deadlock with an
         // API call holding the same customers is detected by PostgreSQL and retried request by request.
         if (links.length && this.#options.concurrency > 1) await takeCustomerWriteTurn(tx);
@@ -211,9 +229,12 @@ export class BatchWriter {
         });
         for (const write of writes) await write(tx);
       });
-    // Rows alone need no transaction: one COPY stores them all or none, and commits them. That spares
-    // a flush the round trips of BEGIN and COMMIT, which take longer than the COPY's own commit.
-    const stored = links.length || writes.length ? transaction(false) : insertEvents(this.#db, batches, drop, false);
+    let stored: Promise<void>;
+    if (opening && !writes.length) stored = opening.then((copy) => copyEvents(copy, texts));
+    else {
+      abandon();
+      stored = transaction(false);
+    }
     await stored.catch((e: unknown) => {
       if (!(e instanceof DuplicateMessageId)) throw e;
       this.stats.dedupeRetries++;

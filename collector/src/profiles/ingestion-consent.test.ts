@@ -137,6 +137,23 @@ describe.each(testDatabases)('consent from ingestion on $name', (db) => {
     });
   });
 
+  it('records a change carried by anonymous events flush after flush, storing each event once', async () => {
+    // Events without identity links open their COPY before knowing whether consent changes; each of
+    // these does change it, so each opened COPY is abandoned for a transaction (more than the pool holds).
+    const anonymousId = `consent-flip-${crypto.randomUUID()}`;
+    const id = await identifyCustomer(h, `consent-flip-user-${crypto.randomUUID()}`, { anonymousId });
+    const { transactions } = h.app.writer.stats;
+    for (let i = 0; i < 12; i++) {
+      const page = { anonymousId, name: `p${i}`, context: withConsent({ marketing: i % 2 === 0 }) };
+      expect((await h.send('page', page)).status).toBe(200);
+    }
+    expect(h.app.writer.stats.transactions - transactions).toBe(12);
+    expect(await state(h, id)).toEqual({ MARKETING_EMAIL: false, MARKETING_SMS: false, MARKETING_PUSH: false });
+    expect(await historyCount(id)).toBe(36);
+    const pages = await h.call('GET', `/api/v1/cdp/events?customerId=${id}&eventType=PAGE_VIEW&limit=100`);
+    expect((await pages.json()).events).toHaveLength(12);
+  });
+
   it('writes nothing for visitors who are not customers yet, nor for events without consent', async () => {
     const before = (await h.database.db.select({ n: count() }).from(customerConsents))[0]?.n;
     await h.send('track', { anonymousId: 'stranger', event: 'Viewed', context: withConsent({ analytics: true }) });
