@@ -142,7 +142,7 @@ export async function openCopy(tx: Db | Tx, table: string, columns: readonly str
   return {
     async write(texts) {
       // A COPY the server refuses fails the stream (patches/postgres@3.4.9.patch); should the driver
-      // still never settle one, it is ended here (the transaction then fails) instead of stalling every later write.
+      // still never settle one, it is ended here (the flush then fails) instead of stalling every later write.
       let timer: NodeJS.Timeout | undefined;
       const stuck = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('COPY did not complete within 60 s')), 60_000);
