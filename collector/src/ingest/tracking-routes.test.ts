@@ -94,6 +94,22 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
       });
       expect(res.status).toBe(204);
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('access-control-allow-headers')).toBe('Content-Type,Authorization');
+    });
+
+    it('lets browsers read every answer, refusals and Retry-After included', async () => {
+      const origin = { origin: 'https://shop.example' };
+      const ok = await h.app.request('/v1/track', {
+        method: 'POST',
+        headers: { ...origin, 'content-type': 'application/json', authorization: basicAuth(WRITE_KEY) },
+        body: JSON.stringify({ anonymousId: 'a', event: 'Cross-site' }),
+      });
+      const refused = await h.app.request('/v1/track', { method: 'POST', headers: origin, body: '{}' });
+      expect([ok.status, refused.status]).toEqual([200, 401]);
+      for (const res of [ok, refused]) {
+        expect(res.headers.get('access-control-allow-origin')).toBe('*');
+        expect(res.headers.get('access-control-expose-headers')).toBe('Retry-After');
+      }
     });
 
     it('names malformed JSON', async () => {
