@@ -69,10 +69,12 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   });
 
   // Browsers send events from any site that embeds the SDK; credentials are the write key, not cookies.
+  const corsOrigin = '*';
+  const corsExposed = ['Retry-After'];
   const trackingCors = cors({
-    origin: '*',
+    origin: corsOrigin,
     allowHeaders: ['Content-Type', 'Authorization'],
-    exposeHeaders: ['Retry-After'],
+    exposeHeaders: corsExposed,
     maxAge: 86400,
   });
   // hono's cors answers preflights; on the requests themselves it sets its headers on `c.res`, which
@@ -81,8 +83,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   // the plain object hono's own answers, errors included, are built with.
   app.use('/v1/*', async (c, next) => {
     if (c.req.method === 'OPTIONS') return trackingCors(c, next);
-    c.header('Access-Control-Allow-Origin', '*');
-    c.header('Access-Control-Expose-Headers', 'Retry-After');
+    c.header('Access-Control-Allow-Origin', corsOrigin);
+    c.header('Access-Control-Expose-Headers', corsExposed.join(','));
     await next();
   });
   app.route(

@@ -15,12 +15,12 @@ const revokedAnalytics = (consents: VisitorConsents, customerId: string | undefi
  */
 export function eventsWithoutAnalyticsConsent(
   events: readonly EventSummary[],
-  identifiersOf: (event: EventSummary) => { userId: string | undefined; anonymousId: string | undefined },
+  visitorOf: (event: EventSummary) => { userId: string | undefined; anonymousId: string | undefined },
   consents: VisitorConsents,
 ): Set<EventSummary> {
   const dropped = new Set<EventSummary>();
   for (const e of events) {
-    const { userId, anonymousId } = identifiersOf(e);
+    const { userId, anonymousId } = visitorOf(e);
     if (
       deniedByEvent(e) ||
       revokedAnalytics(consents, consents.ownerOf('COOKIE_ID', anonymousId)) ||

@@ -167,12 +167,12 @@ export function consentAtIngestion() {
   }
 
   async function recordConsent(db: Db, flush: Flush): Promise<FlushWrite | null> {
-    const carrying = flush.events.filter((e) => e.consent);
-    if (!carrying.length) return null;
+    if (!flush.events.some((e) => e.consent)) return null;
     const before = readBefore.get(flush);
     const visitorOf = before?.visitorOf ?? visitorReader();
+    // Only when what was read before the flush will not do: the visitors carrying consent, read again.
     const read = (from: Db | Tx) => {
-      const { userIds, anonymousIds } = identifiersOf(carrying.map(visitorOf));
+      const { userIds, anonymousIds } = identifiersOf(flush.events.filter((e) => e.consent).map(visitorOf));
       return readVisitorConsents(from, userIds, anonymousIds);
     };
     if (flush.linked) {
