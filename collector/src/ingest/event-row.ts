@@ -68,6 +68,12 @@ export interface IngestBatch {
   copy: Uint8Array<ArrayBuffer>;
   /** Where each event's line starts in `copy`, then where the last ends: event i is `copy[lineStarts[i], lineStarts[i + 1])`. */
   lineStarts: Uint32Array<ArrayBuffer>;
+  /**
+   * Set when the batch came with a write key that has identity verification on: its events whose
+   * userId carries its valid signature (`context.userHash`). The other events' userIds are anyone's
+   * claim. Unset, no userId was checked: the key does not verify them, or the batch came another way.
+   */
+  signed?: ReadonlySet<EventSummary>;
 }
 
 export const EVENT_COLUMNS = [

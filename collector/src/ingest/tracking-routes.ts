@@ -42,29 +42,25 @@ async function authenticate(c: Context<Env>, keys: KeyStore, bodyWriteKey: strin
   return key;
 }
 
-/** With identity verification on, whether the event's userId carries its valid signature (`context.userHash`). */
-const hasValidUserHash = (key: ResolvedKey, event: EventSummary) =>
-  !!key.verificationSecret && !!event.user_id && verifyUserHash(key.verificationSecret, event.user_id, event.user_hash);
-
 /**
- * With identity verification on for the key, every identify and alias naming a userId must carry
- * `context.userHash`, the HMAC of the userId the site's backend computed: otherwise a visitor could
- * attach themselves to someone else's profile. A missing or wrong signature refuses the request.
+ * With identity verification on for the key, the events whose userId carries its valid signature
+ * (`context.userHash`, the HMAC of the userId the site's backend computed), each checked once here.
+ * Every identify and alias naming a userId must be signed: otherwise a visitor could attach themselves
+ * to someone else's profile. A missing or wrong signature there refuses the request.
  */
-function checkIdentityVerification(key: ResolvedKey, events: EventSummary[]) {
-  if (!key.verificationSecret) return;
+function signedEvents(secret: string, events: EventSummary[]): Set<EventSummary> {
+  const signed = new Set<EventSummary>();
   events.forEach((event, i) => {
-    if (
-      (event.call_type === 'identify' || event.call_type === 'alias') &&
-      event.user_id &&
-      !hasValidUserHash(key, event)
-    ) {
+    if (!event.user_id) return;
+    if (verifyUserHash(secret, event.user_id, event.user_hash)) signed.add(event);
+    else if (event.call_type === 'identify' || event.call_type === 'alias') {
       const path = events.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
       throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
         { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
       ]);
     }
   });
+  return signed;
 }
 
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
@@ -113,15 +109,16 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     await rateLimit(key.id);
     if ('error' in decoded) throw decoded.error;
     const { events } = decoded.batch;
-    checkIdentityVerification(key, events);
+    const signed = key.verificationSecret ? signedEvents(key.verificationSecret, events) : undefined;
 
     const kept = keepEvents(decoded.batch, (event) => !suppressions.suppresses(event));
     const suppressed = events.length - kept.events.length;
     if (suppressed) onDropped(suppressed, 'suppressed');
-    // With identity verification, only a signed call may link a userId to this visitor.
-    const unsignedLink = (e: EventSummary) => e.link?.kind === 'implicit' && !hasValidUserHash(key, e);
-    const batch = key.verificationSecret
-      ? { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)) }
+    // With identity verification, only a signed call may link a userId to this visitor, and consent at
+    // ingestion takes only a signed event's word for its userId (`signed`).
+    const unsignedLink = (e: EventSummary) => e.link?.kind === 'implicit' && !signed?.has(e);
+    const batch = signed
+      ? { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)), signed }
       : kept;
     if (batch.events.length) await writer.write(batch);
     onAccepted(batch.events.length, startedAt);

@@ -99,6 +99,7 @@ export function consentsRoutes({ db }: { db: Db }) {
               expiresAt: b.granted ? (b.expiresAt ?? null) : null,
               metadata: b.metadata ?? null,
               actor,
+              trusted: true,
               at: new Date(),
             },
           ]);

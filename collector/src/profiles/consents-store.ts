@@ -15,6 +15,12 @@ export interface ConsentChange {
   metadata: Record<string, unknown> | null;
   /** Who made it: the API key's ID, or `ingestion` for consent carried by events. */
   actor: string;
+  /**
+   * Whether its sender is known to speak for the customer: a key through the API, or an event whose
+   * userId carries its valid signature (identity verification). Consent stamped on any other event
+   * is not: it may restrict, never grant over a revocation made through the API (see `mayChange`).
+   */
+  trusted: boolean;
   /** When it was made: the current record's grant, revoke and update times. */
   at: Date;
 }
@@ -35,15 +41,39 @@ export interface AppliedConsent {
 const key = (customerId: string, type: string) => `${customerId}\u0001${type}`;
 
 /** What deciding whether a change changes a consent needs of its current record. */
-export type CurrentConsent = Pick<ConsentRecord, 'customerId' | 'consentType' | 'granted' | 'expiresAt' | 'updatedAt'>;
+export type CurrentConsent = Pick<
+  ConsentRecord,
+  'customerId' | 'consentType' | 'granted' | 'source' | 'expiresAt' | 'updatedAt'
+>;
 
-/** Whether a change would change the consent in force: it is newer than the record and flips it. */
-export function changesConsent(
-  current: CurrentConsent | undefined,
-  change: Pick<ConsentChange, 'granted' | 'expiresAt' | 'at'>,
-): boolean {
+/** How the source of consent carried by an event begins (`event:track`, `event:identify`...). */
+export const EVENT_SOURCE = 'event:';
+
+type ChangeInForce = Pick<ConsentChange, 'granted' | 'expiresAt' | 'at' | 'trusted'>;
+
+/**
+ * Whether a change may be recorded over the current record: an untrusted grant never overrides a
+ * revocation made through the API (any source but an event's), while revoking is always allowed.
+ *
+ * Only the API's revocations stand, not every recorded one: a visitor who revoked in the browser
+ * opts in again from the browser, with the same unsigned kind of event (the SDK signs identify
+ * only), and were that grant refused, a revoked ANALYTICS_TRACKING would drop their every event
+ * for good. A revocation made through the API (a backend, a support desk, an unsubscribe link)
+ * stands against the stamp a browser keeps sending on every event, chosen before it. Without
+ * identity verification anyone may send as any userId, so a revocation an event made may be undone
+ * by another sender's event, as it could have been made by one; with it, an unsigned event reaches
+ * a customer only through its anonymous IDs, which only signed calls link (ingestion-consent.ts).
+ * An API caller is trusted with the source it records, so one naming an `event:` source made a
+ * revocation events may undo.
+ */
+export function mayChange(current: CurrentConsent | undefined, change: ChangeInForce): boolean {
+  return change.trusted || !change.granted || !current || current.granted || !!current.source?.startsWith(EVENT_SOURCE);
+}
+
+/** Whether a change would change the consent in force: it may, is newer than the record and flips it. */
+export function changesConsent(current: CurrentConsent | undefined, change: ChangeInForce): boolean {
   if (!current) return true;
-  if (change.at < current.updatedAt) return false;
+  if (change.at < current.updatedAt || !mayChange(current, change)) return false;
   return isGranted(current, change.at) !== isGranted(change, change.at);
 }
 
@@ -73,9 +103,10 @@ export async function applyConsentChanges(
   const current = await tx.select().from(customerConsents).where(inArray(customerConsents.customerId, customerIds));
   const currentOf = new Map(current.map((c) => [key(c.customerId, c.consentType), c]));
 
-  const applied = [...latest.values()].filter(
-    (ch) => !options.onlyIfChanged || changesConsent(currentOf.get(key(ch.customerId, ch.consentType)), ch),
-  );
+  const applied = [...latest.values()].filter((ch) => {
+    const current = currentOf.get(key(ch.customerId, ch.consentType));
+    return options.onlyIfChanged ? changesConsent(current, ch) : mayChange(current, ch);
+  });
   if (!applied.length) return [];
 
   const consents = await tx

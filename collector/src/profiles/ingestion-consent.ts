@@ -5,7 +5,7 @@ import type { Flush, FlushWrite } from '../ingest/batch-writer';
 import { takeCustomerWriteTurn } from '../ingest/customer-write-turn';
 import type { EventSummary, IngestBatch } from '../ingest/event-row';
 import { eventsWithoutAnalyticsConsent } from '../privacy/consent-enforcement';
-import { applyConsentChanges, type ConsentChange, changesConsent } from './consents-store';
+import { applyConsentChanges, type ConsentChange, changesConsent, EVENT_SOURCE } from './consents-store';
 import { readVisitorConsents, type VisitorConsents } from './visitor-consents';
 
 /** An event's userId and anonymous ID as identities store them (normalized; junk is undefined). */
@@ -48,6 +48,8 @@ interface Carried {
   consentType: ConsentType;
   event: EventSummary;
   granted: boolean;
+  /** Whether its sender is known to speak for the customer (`ConsentChange.trusted`). */
+  trusted: boolean;
   /** The event's timestamp (ISO-8601). */
   at: string;
   /** The event's place in the flush. */
@@ -58,20 +60,23 @@ interface Carried {
  * Each customer's latest consent per type in a flush, in the order the events came. Only the latest
  * change per customer and type is recorded (applyConsentChanges): one per customer and type is
  * enough, not one per event. Events of visitors who are not customers are passed over.
+ * `customerOf` is told whether the event's userId may count: not an unsigned one when the batch's
+ * key verifies userIds.
  */
 function latestConsents(
   batches: readonly IngestBatch[],
-  customerOf: (event: EventSummary) => string | undefined,
+  customerOf: (event: EventSummary, userIdCounts: boolean) => string | undefined,
 ): Carried[] {
   const latestOf = new Map<string, Map<ConsentType, Carried>>();
   const carried: Carried[] = [];
   let order = 0;
-  for (const batch of batches) {
-    for (const event of batch.events) {
+  for (const { events, signed } of batches) {
+    for (const event of events) {
       order++;
       const consent = event.consent;
       if (!consent) continue;
-      const customerId = customerOf(event);
+      const trusted = signed?.has(event) === true;
+      const customerId = customerOf(event, trusted || !signed);
       if (!customerId) continue;
       let latest = latestOf.get(customerId);
       if (!latest) {
@@ -85,11 +90,14 @@ function latestConsents(
         const granted = consent[consentType] === true;
         const seen = latest.get(consentType);
         if (!seen) {
-          const c = { customerId, consentType, event, granted, at, order };
+          const c = { customerId, consentType, event, granted, trusted, at, order };
           latest.set(consentType, c);
           carried.push(c);
         } else if (at >= seen.at) {
-          // Ties go to the later event, as in applyConsentChanges' stable sort.
+          // Ties go to the later event, as in applyConsentChanges' stable sort. A stamp repeating the
+          // kept one keeps it trusted if either is: one after the other, a trusted grant (a signed
+          // identify) would have made the same grant from an unsigned page that follows it no change.
+          seen.trusted = seen.granted === granted ? seen.trusted || trusted : trusted;
           seen.event = event;
           seen.granted = granted;
           seen.at = at;
@@ -101,15 +109,16 @@ function latestConsents(
   return carried.sort((a, b) => a.order - b.order);
 }
 
-const toChange = ({ customerId, consentType, event, granted, at }: Carried): ConsentChange => ({
+const toChange = ({ customerId, consentType, event, granted, trusted, at }: Carried): ConsentChange => ({
   customerId,
   consentType,
   granted,
-  source: `event:${event.call_type}`,
+  source: `${EVENT_SOURCE}${event.call_type}`,
   ipAddress: event.ip_address,
   expiresAt: null,
   metadata: { messageId: event.message_id, eventTimestamp: event.timestamp },
   actor: 'ingestion',
+  trusted,
   at: new Date(at),
 });
 
@@ -127,6 +136,21 @@ const toChange = ({ customerId, consentType, event, granted, at }: Carried): Con
  *
  * A flush that links identities may make a visitor a customer (an identify): its consent is then
  * read again inside the transaction, after the links.
+ *
+ * Who may change a customer's consent this way (consent that cannot be forged):
+ * - An event whose userId carries its valid signature, with identity verification on for the key
+ *   (`IngestBatch.signed`), changes consent as the API does.
+ * - With identity verification on, an unsigned event's userId counts for nothing here: its consent
+ *   goes to the owner of its anonymous ID, if any, else nowhere. Not ignored altogether, because the
+ *   SDK signs identify only: the consent call and every other event of a signed-in visitor are
+ *   unsigned, and their consent would otherwise never be recorded. The anonymous ID is a random
+ *   value that only the visitor's browser holds, and only signed calls link one to a customer
+ *   (tracking-routes strips unsigned links), so a sender naming someone else's userId reaches no
+ *   one but themselves.
+ * - Every event but a signed one may restrict: a revocation it carries is recorded. It may grant where
+ *   nothing is recorded or where an event revoked, never over a revocation made through the API
+ *   (`mayChange` in consents-store.ts says why).
+ * Whatever an event carries, a denial of analytics in it keeps that event out (selectDropped).
  */
 export function consentAtIngestion() {
   const readBefore = new WeakMap<Flush, { visitorOf: (event: EventSummary) => Visitor; consents: VisitorConsents }>();
@@ -147,14 +171,15 @@ export function consentAtIngestion() {
    */
   function changesIn(flush: Flush, visitorOf: (event: EventSummary) => Visitor, consents: VisitorConsents) {
     const { ownerOf, consentOf } = consents;
-    const carried = latestConsents(flush.batches, (event) => {
+    const carried = latestConsents(flush.batches, (event, userIdCounts) => {
       const { userId, anonymousId } = visitorOf(event);
-      return ownerOf('EXTERNAL_ID', userId) ?? ownerOf('COOKIE_ID', anonymousId);
+      return (userIdCounts ? ownerOf('EXTERNAL_ID', userId) : undefined) ?? ownerOf('COOKIE_ID', anonymousId);
     });
     const changesAny = carried.some((c) =>
       changesConsent(consentOf(c.customerId, c.consentType), {
         granted: c.granted,
         expiresAt: null,
+        trusted: c.trusted,
         at: new Date(c.at),
       }),
     );

@@ -21,6 +21,7 @@ interface Row {
   customer_id: string;
   consent_type: ConsentType | null;
   granted: boolean | null;
+  source: string | null;
   expires_at: number | null;
   updated_at: number | null;
 }
@@ -42,7 +43,7 @@ export async function readVisitorConsents(
           db,
           // Dates as epoch milliseconds: a number reads the same from both drivers.
           sql`select i.identity_type as type, i.identity_value as value, i.customer_id,
-          c.consent_type, c.granted,
+          c.consent_type, c.granted, c.source,
           (extract(epoch from c.expires_at) * 1000)::float8 as expires_at,
           (extract(epoch from c.updated_at) * 1000)::float8 as updated_at
         from customer_identities i
@@ -66,6 +67,7 @@ export async function readVisitorConsents(
       customerId: r.customer_id,
       consentType: r.consent_type,
       granted: r.granted === true,
+      source: r.source,
       expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
       updatedAt: new Date(r.updated_at ?? 0),
     });
