@@ -1,11 +1,18 @@
+import { isIP } from 'node:net';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 
-/** The caller's address: the socket's, or X-Forwarded-For's first hop when behind a trusted proxy. */
-export function requestIp(c: Context, trustProxy: boolean): string | null {
-  if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
+/**
+ * The caller's address: the socket's, or, behind `trustedProxies` reverse proxies, the one the
+ * outermost of them saw, which is that many entries from the right of X-Forwarded-For (each proxy
+ * appends the address it was called from). Entries further left were written by the caller and
+ * prove nothing: a per-address limit that believed them could be escaped by writing a new one each time.
+ */
+export function requestIp(c: Context, trustedProxies: number): string | null {
+  if (trustedProxies > 0) {
+    const hops = c.req.header('x-forwarded-for')?.split(',');
+    const forwarded = hops?.[Math.max(0, hops.length - trustedProxies)]?.trim();
+    if (forwarded && isIP(forwarded)) return forwarded;
   }
   try {
     return getConnInfo(c).remote.address ?? null;
