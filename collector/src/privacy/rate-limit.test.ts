@@ -42,13 +42,16 @@ describe.each(testDatabases)('per-address rate limits on the tracking routes on 
       headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor, authorization: auth },
       body: typeof body === 'string' ? body : JSON.stringify({ anonymousId: uid('a'), event: 'e', ...body }),
     }) as Promise<JsonResponse>;
+  /** A write key of the calling test's own, whose budget no other test spends. */
+  const ownKey = async () => {
+    const created = await h.call('POST', '/api/v1/admin/keys', { kind: 'write' });
+    return basicAuth((await created.json()).secret);
+  };
   const statuses = (responses: Response[]) => responses.map((r) => r.status);
   const count = (responses: Response[], status: number) => statuses(responses).filter((s) => s === status).length;
 
   it("answers one address over its rate with 429 naming the limit, without spending the site's key", async () => {
-    // A key of this test's own, whose budget no other test spends.
-    const created = await h.call('POST', '/api/v1/admin/keys', { kind: 'write' });
-    const auth = basicAuth((await created.json()).secret);
+    const auth = await ownKey();
     const [abuser, visitors] = await Promise.all([
       // Sent at once, so they all fall in the same second however slow the machine is. The entries
       // left of the last were written by the caller, not by the trusted proxy: they change nothing.
@@ -71,17 +74,27 @@ describe.each(testDatabases)('per-address rate limits on the tracking routes on 
   });
 
   it('gives the addresses of one IPv6 /64 one budget', async () => {
+    const auth = await ownKey();
     const sameNetwork = ['2001:db8:aa:bb::1', '2001:db8:aa:bb::2', '2001:db8:aa:bb:ffff::3', '2001:0db8:aa:bb::4'];
-    const responses = await Promise.all(sameNetwork.flatMap((ip) => [from(ip), from(ip)]));
+    const responses = await Promise.all(sameNetwork.flatMap((ip) => [from(ip, {}, auth), from(ip, {}, auth)]));
     expect(count(responses, 200)).toBe(3);
     expect(count(responses, 429)).toBe(5);
-    const neighbour = await Promise.all([from('2001:db8:aa:bc::1'), from('2001:db8:aa:bc::2')]);
+    const neighbour = await Promise.all([from('2001:db8:aa:bc::1', {}, auth), from('2001:db8:aa:bc::2', {}, auth)]);
     expect(statuses(neighbour)).toEqual([200, 200]);
+  });
+
+  it('reads an address a proxy wrote with its port (as some load balancers do) as the address', async () => {
+    const forms = ['203.0.113.50:4711', '203.0.113.50:4712', '203.0.113.50', '[2001:db8:5::1]:4711', '2001:db8:5::2'];
+    const auth = await ownKey();
+    const responses = await Promise.all(forms.flatMap((ip) => [from(ip, {}, auth), from(ip, {}, auth)]));
+    expect(count(responses, 200)).toBe(6);
+    expect(count(responses, 429)).toBe(4);
   });
 
   it('counts a caller over its rate before decoding its body, even when the key is in the body', async () => {
     const ip = '203.0.113.90';
-    const first = await Promise.all(Array.from({ length: 3 }, () => from(ip)));
+    const auth = await ownKey();
+    const first = await Promise.all(Array.from({ length: 3 }, () => from(ip, {}, auth)));
     expect(statuses(first)).toEqual([200, 200, 200]);
     const decode = vi.spyOn(sharedRequestDecoder, 'decode');
     const noHeader = await h.app.request('/v1/track', {
