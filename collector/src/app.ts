@@ -13,7 +13,7 @@ import { BatchWriter } from './ingest/batch-writer';
 import { trackingRoutes } from './ingest/tracking-routes';
 import { adminRoutes } from './privacy/admin-routes';
 import { AuditTrail } from './privacy/audit-trail';
-import type { Keyring } from './privacy/encryption';
+import { blindIndex, type Keyring } from './privacy/encryption';
 import { loadKeyring } from './privacy/keyring';
 import { KeyStore } from './privacy/keys';
 import { rateLimit } from './privacy/rate-limit';
@@ -42,7 +42,13 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const metrics = createMetrics();
   const audit = new AuditTrail(db, auditJournalPath ? { journalPath: auditJournalPath } : {});
   const suppressions = new SuppressionList(db, keyring);
-  const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
+  const rateLimits = rateLimit({
+    perSecond: config.RATE_LIMIT_PER_SECOND,
+    perIpPerSecond: config.RATE_LIMIT_PER_IP_PER_SECOND,
+    redisUrl: config.REDIS_URL,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    pseudonymize: (bucket) => blindIndex(keyring, 'rate-limit-ip', bucket),
+  });
   // Rule segments follow ingested data: a committed flush names the identifiers, the refresher evaluates later.
   const refresher = new SegmentRefresher(db);
   const consent = consentAtIngestion();
@@ -93,7 +99,9 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
       keys,
       writer,
       keyring,
-      rateLimit: limiter.consume,
+      trustProxy: config.TRUST_PROXY,
+      rateLimit: rateLimits.consume,
+      rateLimitIp: rateLimits.consumeIp,
       ipMode: config.IP_MODE,
       suppressions,
       onDropped: (n, reason) => metrics.eventsDropped.inc({ reason }, n),
@@ -106,7 +114,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
 
   const cdp = new OpenAPIHono<AuthEnv>();
   cdp.use('*', requireApiKey({ keys }));
-  cdp.use('*', limiter.middleware);
+  cdp.use('*', rateLimits.middleware);
   cdp.use('*', audit.middleware());
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
@@ -120,7 +128,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
 
   const admin = new OpenAPIHono<AuthEnv>();
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
-  admin.use('*', limiter.middleware);
+  admin.use('*', rateLimits.middleware);
   admin.use('*', audit.middleware());
   admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions }));
   app.route('/api/v1/admin', admin);
@@ -131,7 +139,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   openApiDocument(app);
   docsPage(app);
 
-  return Object.assign(app, { keys, keyring, audit, suppressions, writer, metrics, refresher, models });
+  return Object.assign(app, { keys, keyring, audit, suppressions, writer, metrics, refresher, models, rateLimits });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -11,6 +11,8 @@ const keyList = z
   )
   .pipe(z.array(z.string().min(8, 'each key must be at least 8 characters')));
 
+const proxyCount = 'must be a number of proxies (0, 1, 2 ...), true or false';
+
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
   HOST: z.string().default('0.0.0.0'),
@@ -35,6 +37,29 @@ const ConfigSchema = z.object({
   IP_MODE: z.enum(['keep', 'truncate', 'drop']).default('keep'),
   /** Requests per second each key may make; over it the answer is 429 with Retry-After. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
+  /**
+   * Requests per second one IP address (an IPv6 /64) may make to the tracking routes, whatever the
+   * key, so that one visitor cannot spend a site's key. A browser sends a few requests a minute, so
+   * 100 leaves room for a crowd behind one NAT; a server-side SDK sending more from one address
+   * needs it raised.
+   */
+  RATE_LIMIT_PER_IP_PER_SECOND: z.coerce.number().int().min(1).default(100),
+  /**
+   * How many reverse proxies stand in front of the collector: the caller's address is then the one
+   * the outermost of them wrote into X-Forwarded-For. 0 (default) uses the socket's address.
+   */
+  TRUST_PROXY: z.preprocess(
+    (v) => (v === 'true' ? 1 : v === 'false' ? 0 : v),
+    z.coerce.number({ error: proxyCount }).int({ error: proxyCount }).min(0, { error: proxyCount }).default(0),
+  ),
+  /** Redis shared by every collector process, for rate limits that count across them. Unset: per process. */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  /** Prefix of every key the collector writes in Redis, so that several deployments can share one. */
+  REDIS_KEY_PREFIX: z.string().default('tributary:'),
   /** How often the retention job runs, in seconds. */
   RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(3600),
 });

@@ -50,6 +50,7 @@ async function main() {
     await app.refresher.idle();
     app.refresher.close();
     await app.audit.flush();
+    await app.rateLimits.close();
     await traitCleanup.stop();
     await retention.stop();
     app.suppressions.stop();

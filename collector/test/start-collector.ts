@@ -34,7 +34,13 @@ export async function startCollector(
   await database.migrate();
   const app = createApp({
     database,
-    config: testConfig({ WRITE_KEYS: [WRITE_KEY], API_KEYS: [API_KEY], ...options.config }),
+    // Every caller of a test collector is 127.0.0.1: one address sending as a whole site does.
+    config: testConfig({
+      WRITE_KEYS: [WRITE_KEY],
+      API_KEYS: [API_KEY],
+      RATE_LIMIT_PER_IP_PER_SECOND: 100_000,
+      ...options.config,
+    }),
   });
   const server = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', resolve));
@@ -61,6 +67,7 @@ export async function startCollector(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.writer.idle();
       app.refresher?.close();
+      await app.rateLimits.close();
       await database.close();
     },
   };

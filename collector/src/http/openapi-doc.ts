@@ -59,7 +59,12 @@ export function openApiDocument<E extends Env>(app: OpenAPIHono<E>) {
         200: jsonContent(Accepted, 'Stored'),
         400: jsonContent(ErrorBody, 'Invalid call, naming the field'),
         401: jsonContent(ErrorBody, 'No valid write key'),
+        403: jsonContent(
+          ErrorBody,
+          'A read or admin key (only write keys send events), or an unsigned verified identify',
+        ),
         413: jsonContent(ErrorBody, 'Event over 32 KB, request over 500 KB or batch over 2,500 calls'),
+        429: jsonContent(ErrorBody, "Over the key's or the IP address's rate limit; Retry-After says when to retry"),
       },
     });
   }

@@ -18,10 +18,12 @@ export interface TrackingRoutesOptions {
   writer: BatchWriter;
   /** Seals the personal data in events' traits. */
   keyring: Keyring;
-  /** Trust X-Forwarded-For for the caller's IP (behind a proxy). */
-  trustProxy?: boolean;
+  /** How many reverse proxies stand in front: the caller's IP is then read from X-Forwarded-For. */
+  trustProxy?: number;
   /** Consumes one request of the key's rate limit, throwing the 429 when it is spent. */
   rateLimit?: (keyId: string) => Promise<void>;
+  /** Consumes one request of the caller's IP address's rate limit, throwing the 429 when it is spent. */
+  rateLimitIp?: (ip: string | null) => Promise<void>;
   /** What to keep of IP addresses. */
   ipMode?: IpMode;
   /** Identifiers whose events are not stored. */
@@ -32,13 +34,25 @@ export interface TrackingRoutesOptions {
   onAccepted?: (count: number, startedAt: number) => void;
 }
 
-type Env = { Variables: { key: ResolvedKey } };
+type Env = { Variables: { key?: ResolvedKey; ip: string | null } };
 
-async function authenticate(c: Context<Env>, keys: KeyStore, bodyWriteKey: string | undefined): Promise<ResolvedKey> {
-  const secret = keyFromAuthorization(c.req.header('authorization')) ?? bodyWriteKey;
+/**
+ * The write key a secret names. Only write keys send events: a read key is refused, and so is an
+ * admin key, which is secret and does not belong where the public key goes (a page's source): sent
+ * here, it is a leak in the making. Server code holding one sends through `/api/v1/cdp/events/track`.
+ */
+async function writeKeyOf(keys: KeyStore, secret: string | undefined): Promise<ResolvedKey> {
   if (!secret) throw unauthorized('A write key is required: Basic auth username or "writeKey" in the body');
   const key = await keys.resolve(secret);
   if (!key) throw unauthorized('The write key is not valid');
+  if (key.kind === 'read') throw new HttpError(403, 'forbidden', 'A read key cannot send events: use a write key');
+  if (key.kind === 'admin') {
+    throw new HttpError(
+      403,
+      'forbidden',
+      'An admin key is secret and cannot send events here: use a write key, or POST /api/v1/cdp/events/track',
+    );
+  }
   return key;
 }
 
@@ -65,16 +79,37 @@ function signedEvents(secret: string, events: EventSummary[]): Set<EventSummary>
 
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
 export function trackingRoutes(options: TrackingRoutesOptions) {
-  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, ipMode, suppressions, onDropped } = {
-    trustProxy: false,
+  const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, rateLimitIp, ipMode, suppressions, onDropped } = {
+    trustProxy: 0,
     onAccepted: () => {},
     rateLimit: async () => {},
+    rateLimitIp: async () => {},
     ipMode: 'keep' as IpMode,
     suppressions: { suppresses: () => false },
     onDropped: () => {},
     ...options,
   };
   const app = new Hono<Env>();
+
+  /** The write key a secret names, its budget spent by one request. */
+  const authorize = async (c: Context<Env>, secret: string | undefined) => {
+    const key = await writeKeyOf(keys, secret);
+    c.set('key', key);
+    await rateLimit(key.id);
+    return key;
+  };
+
+  // Before the body is touched (hono's bodyLimit below reads a chunked one whole): the caller's
+  // address, then a key given in a header, so that neither an abusive address nor a wrong key costs
+  // a read, a decode or the site's budget. A key given only in the body waits for the decoding.
+  app.post('*', async (c, next) => {
+    const ip = requestIp(c, trustProxy);
+    c.set('ip', ip);
+    await rateLimitIp(ip);
+    const secret = keyFromAuthorization(c.req.header('authorization'));
+    if (secret !== undefined) await authorize(c, secret);
+    await next();
+  });
 
   const tooLarge = () => {
     throw new HttpError(413, 'request_too_large', 'A request must be at most 500 KB');
@@ -90,23 +125,24 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     return Number(length) > LIMITS.requestBytes ? tooLarge() : next();
   });
 
-  /** Decodes the body (on the worker), then authenticates, rate-limits, verifies, and stores. */
+  /**
+   * Decodes the body (on the worker), authenticates by the body's `writeKey` unless a header named
+   * the key, verifies, and stores. Without a header key, an unreadable body is answered before
+   * authentication, as Segment does; invalid events always after it.
+   */
   async function handle(c: Context<Env>, endpoint: CallType | 'batch') {
     const startedAt = performance.now();
     const decoded = await sharedRequestDecoder.decode({
       text: await c.req.text(),
       endpoint,
       receivedAt: new Date(),
-      ip: requestIp(c, trustProxy),
+      ip: c.get('ip'),
       userAgent: c.req.header('user-agent') ?? null,
       ipMode,
       keyring,
     });
-    // An unreadable body is answered before authentication, invalid events after it.
     if ('parseError' in decoded) throw decoded.parseError;
-    const key = await authenticate(c, keys, decoded.writeKey);
-    c.set('key', key);
-    await rateLimit(key.id);
+    const key = c.get('key') ?? (await authorize(c, decoded.writeKey));
     if ('error' in decoded) throw decoded.error;
     const { events } = decoded.batch;
     const signed = key.verificationSecret ? signedEvents(key.verificationSecret, events) : undefined;
