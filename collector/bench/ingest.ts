@@ -31,7 +31,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 800);
 const SLICES = Number(process.env.BENCH_SLICES ?? 8);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const EVENTS_PER_BATCH = 100;
-const WRITE_KEY = 'wk_bench_write_key';
+const WRITE_KEY = 'wk_bench_write_key_24chars';
 const collectorDir = fileURLToPath(new URL('..', import.meta.url));
 /** Extra Node flags for the collector process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
 const EXTRA_NODE_ARGS = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -124,7 +124,14 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
 function startCollector(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [...EXTRA_NODE_ARGS, ...COLLECTOR_NODE_ARGS], {
     cwd: collectorDir,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_bench_api_key', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      WRITE_KEYS: WRITE_KEY,
+      API_KEYS: 'sk_bench_api_key_24_chars',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
