@@ -24,6 +24,8 @@ export interface TrackingRoutesOptions {
   rateLimit?: (keyId: string) => Promise<void>;
   /** What to keep of IP addresses. */
   ipMode?: IpMode;
+  /** Country assumed for phone numbers in traits written without a country code. */
+  defaultPhoneCountry?: string;
   /** Identifiers whose events are not stored. */
   suppressions?: { suppresses(event: EventSummary): boolean };
   /** Told how many events a request carried that were not stored, and why. */
@@ -105,6 +107,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
       userAgent: c.req.header('user-agent') ?? null,
       ipMode,
       keyring,
+      defaultPhoneCountry: options.defaultPhoneCountry ?? 'US',
     });
     // An unreadable body is answered before authentication, invalid events after it.
     if ('parseError' in decoded) throw decoded.parseError;
