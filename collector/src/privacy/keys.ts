@@ -83,11 +83,16 @@ export class KeyStore {
     return this.#configured.size > 0;
   }
 
-  resolve(secret: string): Promise<ResolvedKey | null> {
+  /**
+   * The key a secret names, or null. `fresh` reads the database whatever the cache holds (and
+   * caches that answer): for changes made with a key, so that one revoked a moment ago on another
+   * process cannot make any, even before that process's notice arrives.
+   */
+  resolve(secret: string, options: { fresh?: boolean } = {}): Promise<ResolvedKey | null> {
     const hash = hashKey(secret);
     const cached = this.#cache.get(hash);
     const now = Date.now();
-    if (cached && cached.until > now) return cached.key;
+    if (cached && cached.until > now && !options.fresh) return cached.key;
     if (this.#cache.size >= CACHE_MAX) this.#cache = new Map();
     const entry = { key: this.#lookup(hash), until: now + CACHE_MS };
     this.#cache.set(hash, entry);
