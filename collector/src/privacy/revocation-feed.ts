@@ -59,7 +59,13 @@ export async function followRevocations(
   return {
     async stop() {
       clearInterval(timer);
-      await unlisten();
+      // At shutdown the database may be away: closing it ends the listening connection anyway.
+      let waited: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<void>((resolve) => {
+        waited = setTimeout(resolve, 1000);
+      });
+      await Promise.race([unlisten().catch(onError), giveUp]);
+      clearTimeout(waited);
     },
   };
 }
