@@ -31,7 +31,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 800);
 const SLICES = Number(process.env.BENCH_SLICES ?? 8);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1000);
 const EVENTS_PER_BATCH = 100;
-const WRITE_KEY = 'wk_bench_write_key';
+const WRITE_KEY = 'wk_bench_write_key_24chars';
 const collectorDir = fileURLToPath(new URL('..', import.meta.url));
 /** Extra Node flags for the collector process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it. */
 const EXTRA_NODE_ARGS = (process.env.BENCH_COLLECTOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -129,7 +129,7 @@ function startCollector(env: Record<string, string>): Promise<{ url: string; chi
       PORT: '0',
       HOST: '127.0.0.1',
       WRITE_KEYS: WRITE_KEY,
-      API_KEYS: 'sk_bench_api_key',
+      API_KEYS: 'sk_bench_api_key_24_chars',
       // Every request comes from 127.0.0.1, about 250 a second: one address sending as a whole site
       // does. The limit is still checked on each request, so its cost is measured.
       RATE_LIMIT_PER_IP_PER_SECOND: '100000',

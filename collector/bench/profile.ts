@@ -17,8 +17,8 @@ const CUSTOMERS = 100_000;
 const EVENTS = 1_000_000;
 const TARGET_EVENTS = 10_000;
 const READS = 1_000;
-const API_KEY = 'sk_bench_api_key';
-const WRITE_KEY = 'wk_bench_write_key';
+const API_KEY = 'sk_bench_api_key_24_chars';
+const WRITE_KEY = 'wk_bench_write_key_24chars';
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;

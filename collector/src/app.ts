@@ -17,6 +17,7 @@ import { blindIndex, type Keyring } from './privacy/encryption';
 import { loadKeyring } from './privacy/keyring';
 import { KeyStore } from './privacy/keys';
 import { rateLimit } from './privacy/rate-limit';
+import { followRevocations, type RevocationChange, type RevocationFeedOptions } from './privacy/revocation-feed';
 import { SuppressionList } from './privacy/suppression-list';
 import { consentsRoutes } from './profiles/consents-routes';
 import { customer360Routes } from './profiles/customer360-routes';
@@ -67,6 +68,12 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   });
   writer.addHook(consent.recordConsent);
   const models = new PopulationModelCache();
+  // What this process keeps a copy of, brought up to date when any process changes it.
+  const refresh = (change: RevocationChange) => {
+    if (change === 'keys') return keys.invalidate();
+    if (change === 'suppressions') return suppressions.reload();
+    return writer.forgetLinks();
+  };
 
   const app = new OpenAPIHono<AuthEnv>();
   app.onError(errorResponse);
@@ -103,6 +110,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
       rateLimit: rateLimits.consume,
       rateLimitIp: rateLimits.consumeIp,
       ipMode: config.IP_MODE,
+      defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
       suppressions,
       onDropped: (n, reason) => metrics.eventsDropped.inc({ reason }, n),
       onAccepted: (count, startedAt) => {
@@ -118,7 +126,10 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   cdp.use('*', audit.middleware());
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
-  cdp.route('/', eventsRoutes({ db, writer, keyring }));
+  cdp.route(
+    '/',
+    eventsRoutes({ db, writer, keyring, suppressions, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY }),
+  );
   cdp.route('/', identitiesRoutes({ db, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY, keyring }));
   cdp.route('/', customer360Routes({ db, models, metrics, refresher, keyring }));
   cdp.route('/', segmentsRoutes({ db, refresher, keyring }));
@@ -130,7 +141,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
   admin.use('*', rateLimits.middleware);
   admin.use('*', audit.middleware());
-  admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions }));
+  admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh }));
   app.route('/api/v1/admin', admin);
 
   app.route('/', sdkRoute());
@@ -139,7 +150,19 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   openApiDocument(app);
   docsPage(app);
 
-  return Object.assign(app, { keys, keyring, audit, suppressions, writer, metrics, refresher, models, rateLimits });
+  return Object.assign(app, {
+    keys,
+    keyring,
+    audit,
+    suppressions,
+    writer,
+    metrics,
+    refresher,
+    models,
+    rateLimits,
+    /** Keeps this app in step with what other processes on the database revoke, suppress or delete. */
+    followRevocations: (options?: RevocationFeedOptions) => followRevocations(database, refresh, options),
+  });
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -9,9 +9,18 @@ describe('configuration', () => {
   });
 
   it('splits comma-separated keys', () => {
-    const config = loadConfig({ WRITE_KEYS: 'wk_aaaaaaaa, wk_bbbbbbbb', API_KEYS: 'sk_cccccccc' });
-    expect(config.WRITE_KEYS).toEqual(['wk_aaaaaaaa', 'wk_bbbbbbbb']);
-    expect(config.API_KEYS).toEqual(['sk_cccccccc']);
+    const [a, b, c] = ['wk_'.padEnd(24, 'a'), 'wk_'.padEnd(24, 'b'), 'sk_'.padEnd(30, 'c')];
+    const config = loadConfig({ WRITE_KEYS: `${a}, ${b}`, API_KEYS: c });
+    expect(config.WRITE_KEYS).toEqual([a, b]);
+    expect(config.API_KEYS).toEqual([c]);
+  });
+
+  it.each(['WRITE_KEYS', 'API_KEYS'])('refuses a key of %s under 24 characters, naming the variable', (name) => {
+    const strong = 'k'.repeat(24);
+    expect(() => loadConfig({ [name]: `${strong},${'k'.repeat(23)}` })).toThrow(
+      new RegExp(`${name}: each key must be at least 24 characters`),
+    );
+    expect(loadConfig({ [name]: strong })[name as 'WRITE_KEYS']).toEqual([strong]);
   });
 
   it.each([

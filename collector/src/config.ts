@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** The shortest key accepted from the environment: a key is the only thing that lets a caller in. */
+export const MIN_ENVIRONMENT_KEY_LENGTH = 24;
+
 const keyList = z
   .string()
   .optional()
@@ -9,7 +12,9 @@ const keyList = z
       .map((k) => k.trim())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().min(8, 'each key must be at least 8 characters')));
+  .refine((keys) => keys.every((k) => k.length >= MIN_ENVIRONMENT_KEY_LENGTH), {
+    message: `each key must be at least ${MIN_ENVIRONMENT_KEY_LENGTH} characters (random ones: \`openssl rand -base64 24\`)`,
+  });
 
 const proxyCount = 'must be a number of proxies (0, 1, 2 ...), true or false';
 

@@ -48,7 +48,10 @@ describe('the collector process', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   });
 
   it('refuses a request over 500 KB whether it declares its length or is chunked', async () => {
-    const server = await startServer({ DATA_DIR: mkdtempSync(join(dataDir, 'limit-')), WRITE_KEYS: 'wk_limit' });
+    const server = await startServer({
+      DATA_DIR: mkdtempSync(join(dataDir, 'limit-')),
+      WRITE_KEYS: 'wk_limit_test_write_key_0',
+    });
     const body = (blob: number) =>
       JSON.stringify({ anonymousId: 'a', event: 'Big', properties: { blob: 'x'.repeat(blob) } });
     // One connection per request: a server that answers before reading a body may close the connection.
@@ -58,7 +61,7 @@ describe('the collector process', { timeout: PROCESS_TEST_TIMEOUT }, () => {
           method: 'POST',
           agent: false,
           headers: {
-            authorization: `Basic ${Buffer.from('wk_limit:').toString('base64')}`,
+            authorization: `Basic ${Buffer.from('wk_limit_test_write_key_0:').toString('base64')}`,
             ...(how === 'declared' ? { 'content-length': Buffer.byteLength(text) } : {}),
           },
         });
@@ -86,10 +89,10 @@ describe('the collector process', { timeout: PROCESS_TEST_TIMEOUT }, () => {
   it('finishes the segment work of what it acknowledged before it stops', async () => {
     const env = {
       DATA_DIR: mkdtempSync(join(dataDir, 'shutdown-')),
-      WRITE_KEYS: 'wk_shutdown',
-      API_KEYS: 'sk_shutdown',
+      WRITE_KEYS: 'wk_shutdown_test_write_key',
+      API_KEYS: 'sk_shutdown_test_admin_key',
     };
-    const api = { authorization: 'Bearer sk_shutdown', 'content-type': 'application/json' };
+    const api = { authorization: 'Bearer sk_shutdown_test_admin_key', 'content-type': 'application/json' };
     const first = await startServer(env);
     const created = await fetch(`${first.url}/api/v1/cdp/segments`, {
       method: 'POST',
@@ -106,7 +109,7 @@ describe('the collector process', { timeout: PROCESS_TEST_TIMEOUT }, () => {
     await new Promise((r) => setTimeout(r, 1000));
     const identified = await fetch(`${first.url}/v1/identify`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('wk_shutdown:').toString('base64')}` },
+      headers: { authorization: `Basic ${Buffer.from('wk_shutdown_test_write_key:').toString('base64')}` },
       body: JSON.stringify({ userId: 'u-shutdown', anonymousId: 'a-shutdown', traits: { plan: 'gold' } }),
     });
     expect(identified.status).toBe(200);

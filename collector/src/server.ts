@@ -26,7 +26,9 @@ async function main() {
   const recovered = await app.audit.recover();
   if (recovered) console.log(`Audit trail: stored ${recovered} entries journaled before the last stop`);
   await app.suppressions.reload();
-  app.suppressions.start();
+  const revocations = await app.followRevocations({
+    onError: (e) => console.error(`Refreshing keys or suppressions failed: ${(e as Error).message}`),
+  });
   const traitCleanup = startTraitCleanup(database.db);
   const retention = startRetention(database.db, config.RETENTION_INTERVAL_SECONDS);
 
@@ -53,7 +55,7 @@ async function main() {
     await app.rateLimits.close();
     await traitCleanup.stop();
     await retention.stop();
-    app.suppressions.stop();
+    await revocations.stop();
     await database.close();
     process.exit(0);
   };

@@ -4,8 +4,8 @@ import { type Config, testConfig } from '../src/config';
 import type { Database } from '../src/db/client';
 import type { TestDatabase } from './databases';
 
-export const WRITE_KEY = 'wk_test_write_key';
-export const API_KEY = 'sk_test_api_key_1';
+export const WRITE_KEY = 'wk_test_write_key_24chars';
+export const API_KEY = 'sk_test_api_key_1_24chars';
 
 /** Response bodies in tests: read loosely, then asserted on. */
 // biome-ignore lint/suspicious/noExplicitAny: a test asserts on the body's shape instead of declaring it

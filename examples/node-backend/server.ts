@@ -4,7 +4,7 @@ import { backendApp } from './app';
 
 // `pnpm --filter @tributary/example-node-backend start` beside a running collector (`pnpm start`, or the website example).
 const analytics = new Analytics({
-  writeKey: process.env.WRITE_KEY ?? 'wk_example_website',
+  writeKey: process.env.WRITE_KEY ?? 'wk_example_website_write_key',
   host: process.env.COLLECTOR_URL ?? 'http://127.0.0.1:3002',
   flushAt: 20,
   flushInterval: 2000,

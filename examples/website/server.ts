@@ -74,8 +74,8 @@ async function main() {
   const { openDatabase } = await import('../../collector/src/db/client');
   const config = loadConfig({
     DATA_DIR: join(here, '.data'),
-    WRITE_KEYS: 'wk_example_website',
-    API_KEYS: 'sk_example_admin_key',
+    WRITE_KEYS: 'wk_example_website_write_key',
+    API_KEYS: 'sk_example_website_admin_key',
     ...process.env,
     PORT: process.env.COLLECTOR_PORT ?? '3002',
   });
@@ -84,7 +84,7 @@ async function main() {
   const app = createApp({ database, config });
   serve({ fetch: app.fetch, port: config.PORT, hostname: '127.0.0.1' });
   const collectorUrl = `http://127.0.0.1:${config.PORT}`;
-  const writeKey = config.WRITE_KEYS[0] ?? 'wk_example_website';
+  const writeKey = config.WRITE_KEYS[0] ?? 'wk_example_website_write_key';
   const site = await serveWebsite({ collectorUrl, writeKey, port: Number(process.env.PORT ?? 8080) });
   console.log(`Collector: ${collectorUrl} (write key ${writeKey}, API key ${config.API_KEYS[0]})`);
   console.log(`Website:   ${site.url}`);

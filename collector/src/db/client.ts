@@ -22,6 +22,13 @@ export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';
   migrate(): Promise<void>;
+  /**
+   * Calls `onNotify` with the payload of each notification on `channel` (NOTIFY, delivered on
+   * commit), and `onListen` each time listening starts, the first time and after every reconnection:
+   * what was sent while the listener was away is lost, so that is when to read everything again.
+   * Resolves, once listening, to the function that stops it.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onListen: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -36,6 +43,12 @@ export async function openPglite(dataDir?: string): Promise<Database> {
     db: db as unknown as Db,
     kind: 'pglite',
     migrate: () => migratePglite(db, { migrationsFolder }),
+    // One connection in this process: it never drops, so listening starts once.
+    listen: async (channel, onNotify, onListen) => {
+      const unlisten = await client.listen(channel, onNotify);
+      onListen();
+      return () => unlisten();
+    },
     close: () => client.close(),
   };
 }
@@ -55,6 +68,8 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
     db: db as unknown as Db,
     kind: 'postgres',
     migrate: () => migratePostgres(db, { migrationsFolder }),
+    // postgres.js listens on a connection of its own, listens again after it drops, and calls onListen then.
+    listen: async (channel, onNotify, onListen) => (await client.listen(channel, onNotify, onListen)).unlisten,
     close: () => client.end({ timeout: 5 }),
   };
 }

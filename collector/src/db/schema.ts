@@ -370,6 +370,15 @@ export const apiKeys = pgTable('api_keys', {
   revokedAt: tstz('revoked_at'),
 });
 
+/**
+ * Keys from `WRITE_KEYS` / `API_KEYS` revoked through the API. The environment cannot be changed from
+ * here, so the revocation is kept beside it: by the key's hash, honoured by every process and restart.
+ */
+export const revokedEnvironmentKeys = pgTable('revoked_environment_keys', {
+  keyHash: text('key_hash').primaryKey(),
+  revokedAt: tstz('revoked_at').notNull().defaultNow(),
+});
+
 /** Append-only record of every read or change of customer data through the API. */
 export const auditLog = pgTable(
   'audit_log',

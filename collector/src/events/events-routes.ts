@@ -12,10 +12,12 @@ import type { Db } from '../db/client';
 import { customerEvents } from '../db/schema';
 import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import type { BatchWriter } from '../ingest/batch-writer';
+import { traitIdentifiers } from '../ingest/carried-identifiers';
 import { toIngestBatch } from '../ingest/ingest-batch';
 import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
 import { sealNestedTraits } from '../privacy/personal-data';
+import type { SuppressionList } from '../privacy/suppression-list';
 import { requireCustomer } from '../profiles/require-customer';
 import { eventsOfCustomer, newestEventsOfCustomer } from './customer-events';
 import { toEventResponse } from './event-response';
@@ -62,8 +64,18 @@ const recentRoute = createRoute({
   },
 });
 
+export interface EventsRoutesDeps {
+  db: Db;
+  writer: BatchWriter;
+  keyring: Keyring;
+  /** Identifiers whose events are not stored. */
+  suppressions: Pick<SuppressionList, 'suppresses'>;
+  /** Country assumed for phone numbers in `context.traits` written without a country code. */
+  defaultPhoneCountry: string;
+}
+
 /** The product spec's event endpoints under `/api/v1/cdp`. */
-export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWriter; keyring: Keyring }) {
+export function eventsRoutes({ db, writer, keyring, suppressions, defaultPhoneCountry }: EventsRoutesDeps) {
   return cdpRouter()
     .openapi(trackRoute, async (c) => {
       const e = c.req.valid('json');
@@ -71,6 +83,11 @@ export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWri
       const receivedAt = new Date();
       const device = e.userAgent ? parseUserAgent(e.userAgent) : null;
       const messageId = e.messageId ?? crypto.randomUUID();
+      // A suppressed person's event (by customer, anonymous ID, or an email or phone of `context.traits`)
+      // is answered like any other, as on the tracking routes, and not stored.
+      const identifiers = traitIdentifiers([e.context?.traits], keyring, defaultPhoneCountry);
+      const subject = { customer_id: e.customerId ?? null, anonymous_id: e.anonymousId ?? null, user_id: null };
+      if (suppressions.suppresses({ ...subject, identifiers })) return c.json({ success: true, messageId }, 200);
       await writer.write(
         toIngestBatch([
           {

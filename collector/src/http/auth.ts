@@ -38,7 +38,8 @@ export function requireApiKey(options: RequireApiKeyOptions) {
   return createMiddleware<AuthEnv>(async function requireApiKeyMiddleware(c, next) {
     const secret = keyFromAuthorization(c.req.header('authorization'));
     if (!secret) throw unauthorized('Authorization: Bearer <api key> is required');
-    const key = await keys.resolve(secret);
+    // A change is authorized against the database itself: a key revoked anywhere a moment ago makes none.
+    const key = await keys.resolve(secret, { fresh: !SAFE_METHODS.has(c.req.method) });
     if (!key) throw unauthorized('The key is not valid');
     if (key.kind === 'write') throw new HttpError(403, 'forbidden', 'A write key can only send events');
     if (!allow.includes(key.kind))

@@ -171,7 +171,7 @@ describe.each(testDatabases)('hostile input on $name', (db) => {
         const isTracking = path.startsWith('/v1/');
         const auth = isTracking
           ? `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}`
-          : 'Bearer sk_test_api_key_1';
+          : 'Bearer sk_test_api_key_1_24chars';
         const valid = crypto.randomUUID();
         validIds.push(valid);
         const [res, ok] = await Promise.all([

@@ -248,6 +248,11 @@ export class BatchWriter {
     for (const l of links) this.#rememberLink(l);
   }
 
+  /** Forgets the links made, after a deletion: a deleted visitor's next event must link it again. */
+  forgetLinks() {
+    this.#recentLinks.clear();
+  }
+
   #rememberLink(link: LinkOp) {
     if (this.#recentLinks.size >= RECENT_LINKS_MAX) this.#recentLinks.clear();
     this.#recentLinks.add(linkKey(link));

@@ -10,7 +10,7 @@ import { freePort, startCollectorProcess } from '../../test/collector-process';
 import { postgresUrl, testDatabases } from '../../test/databases';
 import { openPglite, queryRows } from '../db/client';
 
-const WRITE_KEY = 'wk_durability_test';
+const WRITE_KEY = 'wk_durability_test_write_key';
 const EVENTS = 3000;
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -102,7 +102,7 @@ describe.each(testDatabases)('durability on $name', (db) => {
   it('keeps every acknowledged event through SIGKILL, and the SDK delivers the rest once', async () => {
     const store = db.name === 'postgres' ? await postgresStore() : pgliteStore();
     const port = await freePort();
-    const env = { ...store.env, PORT: String(port), WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_durability_admin' };
+    const env = { ...store.env, PORT: String(port), WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_durability_admin_api_key' };
     const first = await startCollectorProcess(env);
     const { analytics, acked, sendAll } = sender(first.url);
 
@@ -137,10 +137,10 @@ describe.each(testDatabases)('the audit trail on $name', (db) => {
     const store = db.name === 'postgres' ? await postgresStore() : pgliteStore();
     const dataDir = mkdtempSync(join(tmpdir(), 'tributary-audit-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const env = { DATA_DIR: dataDir, ...store.env, WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_durability_admin' };
+    const env = { DATA_DIR: dataDir, ...store.env, WRITE_KEYS: WRITE_KEY, API_KEYS: 'sk_durability_admin_api_key' };
     if (db.name === 'pglite') env.DATA_DIR = store.env.DATA_DIR as string;
     const api = (url: string, path: string) =>
-      fetch(`${url}${path}`, { headers: { authorization: 'Bearer sk_durability_admin' } });
+      fetch(`${url}${path}`, { headers: { authorization: 'Bearer sk_durability_admin_api_key' } });
 
     const first = await startCollectorProcess(env);
     const customer = crypto.randomUUID();
@@ -200,7 +200,7 @@ describe.runIf(PG_BIN && hasPostgres)('a PostgreSQL restart during load', () => 
       DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres`,
       PORT: String(collectorPort),
       WRITE_KEYS: WRITE_KEY,
-      API_KEYS: 'sk_durability_admin',
+      API_KEYS: 'sk_durability_admin_api_key',
     });
     cleanups.push(() => collector.stop());
     const { analytics, acked, sendAll } = sender(collector.url);

@@ -59,6 +59,12 @@ export interface EventSummary {
   /** The consent the event carries (`context.consent.categoryPreferences`) by consent type; null when none. */
   consent: EventConsent | null;
   link: LinkOp | null;
+  /**
+   * The identifiers the event carries besides its userId and anonymousId (emails and phones in its
+   * traits, an alias's previousId) by blind index, `TYPE:hash`; null when none. Computed while
+   * decoding, so that the suppression check on the main thread only compares hashes.
+   */
+  identifiers: readonly string[] | null;
 }
 
 /** Events on their way to `customer_events`, as one request hands them to the batch writer. */

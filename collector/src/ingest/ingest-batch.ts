@@ -30,7 +30,7 @@ function eventConsent(preferences: Record<string, unknown>): EventConsent {
 }
 
 /** What a flush needs of a row besides its text (see `EventSummary`). */
-function summarize(row: EventRow, link: LinkOp | null): EventSummary {
+function summarize(row: EventRow, link: LinkOp | null, identifiers: string[] | null): EventSummary {
   const preferences = consentPreferencesOf(row);
   return {
     message_id: row.message_id,
@@ -43,6 +43,7 @@ function summarize(row: EventRow, link: LinkOp | null): EventSummary {
     user_hash: row.context.userHash ?? null,
     consent: preferences ? eventConsent(preferences) : null,
     link,
+    identifiers,
   };
 }
 
@@ -58,7 +59,7 @@ export class EventTooLarge extends Error {
  * buffer. An event whose JSON (properties, context, metadata) exceeds `maxEventBytes` throws `EventTooLarge`.
  */
 export function toIngestBatch(
-  decoded: readonly { row: EventRow; link: LinkOp | null }[],
+  decoded: readonly { row: EventRow; link: LinkOp | null; identifiers?: string[] | null }[],
   maxEventBytes = Number.POSITIVE_INFINITY,
 ): IngestBatch {
   const lines: string[] = [];
@@ -66,12 +67,12 @@ export function toIngestBatch(
   // such an array entry by entry, which costs the main thread several times more to read.
   const events: EventSummary[] = [];
   const lineStarts = new Uint32Array(decoded.length + 1);
-  decoded.forEach(({ row, link }, i) => {
+  decoded.forEach(({ row, link, identifiers = null }, i) => {
     const { line, jsonBytes } = encodeRow(row);
     if (jsonBytes > maxEventBytes) throw new EventTooLarge(i);
     lines.push(line);
     lineStarts[i + 1] = (lineStarts[i] as number) + Buffer.byteLength(line);
-    events.push(summarize(row, link));
+    events.push(summarize(row, link, identifiers));
   });
   return {
     events,

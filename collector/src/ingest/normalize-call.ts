@@ -3,6 +3,7 @@ import { eventTypeFor, type SegmentCall } from '@tributary/spec';
 import type { Keyring } from '../privacy/encryption';
 import { applyIpMode, type IpMode } from '../privacy/ip-mode';
 import { sealNestedTraits } from '../privacy/personal-data';
+import { carriedIdentifiers } from './carried-identifiers';
 import { correctTimestamp } from './clock-skew';
 import type { EventRow, LinkOp } from './event-row';
 import { parseUserAgent } from './user-agent';
@@ -17,6 +18,8 @@ export interface RequestInfo {
   ipMode?: IpMode;
   /** Seals the personal data in the traits events carry (identify/group `traits`, `context.traits`). */
   keyring: Keyring;
+  /** Country assumed for phone numbers in traits written without a country code. */
+  defaultPhoneCountry?: string;
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
@@ -73,8 +76,14 @@ function lastDateMemo<T>() {
 const sentAtMemo = lastDateMemo<string>();
 const receivedAtMemo = lastDateMemo<Date>();
 
-/** A validated Segment call, enriched, as an event row plus the identity work it implies. */
-export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: EventRow; link: LinkOp | null } {
+/**
+ * A validated Segment call, enriched, as an event row plus the identity work it implies and the
+ * identifiers it carries beyond its userId and anonymousId (for the suppression check).
+ */
+export function normalizeCall(
+  call: SegmentCall,
+  req: RequestInfo,
+): { row: EventRow; link: LinkOp | null; identifiers: string[] | null } {
   // Only traits objects are touched, and only their personal-data keys: the common event costs nothing.
   const context: Record<string, unknown> = sealNestedTraits(req.keyring, { ...call.context });
   const ip = applyIpMode(str(context.ip) ?? req.ip, req.ipMode ?? 'keep');
@@ -140,5 +149,5 @@ export function normalizeCall(call: SegmentCall, req: RequestInfo): { row: Event
   } else if (userId) {
     link = { kind: 'implicit', userId, anonymousId, at: new Date(timestamp) };
   }
-  return { row, link };
+  return { row, link, identifiers: carriedIdentifiers(call, req.keyring, req.defaultPhoneCountry) };
 }

@@ -26,6 +26,8 @@ export interface TrackingRoutesOptions {
   rateLimitIp?: (ip: string | null) => Promise<void>;
   /** What to keep of IP addresses. */
   ipMode?: IpMode;
+  /** Country assumed for phone numbers in traits written without a country code. */
+  defaultPhoneCountry?: string;
   /** Identifiers whose events are not stored. */
   suppressions?: { suppresses(event: EventSummary): boolean };
   /** Told how many events a request carried that were not stored, and why. */
@@ -140,6 +142,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
       userAgent: c.req.header('user-agent') ?? null,
       ipMode,
       keyring,
+      defaultPhoneCountry: options.defaultPhoneCountry ?? 'US',
     });
     if ('parseError' in decoded) throw decoded.parseError;
     const key = c.get('key') ?? (await authorize(c, decoded.writeKey));

@@ -28,22 +28,17 @@ import { pageInfo, pageOffset } from '../http/pagination';
 import type { AuditTrail } from './audit-trail';
 import type { Keyring } from './encryption';
 import { exportCustomer } from './export-customer';
-import type { KeyStore } from './keys';
-import { applyRegulation } from './regulations';
+import type { KeyStore, ListedKey } from './keys';
+import { applyRegulation, regulationChanges } from './regulations';
 import { runRetention } from './retention';
-import type { SuppressionList } from './suppression-list';
+import type { RevocationChange } from './revocation-feed';
 
 const tags = ['Admin'];
 const errors = { 400: jsonContent(ErrorBody, 'Invalid request'), 404: jsonContent(ErrorBody, 'Not found') };
 
-type KeyRow = Awaited<ReturnType<KeyStore['list']>>[number];
-const keyInfo = (k: KeyRow): z.infer<typeof ApiKeyInfo> => ({
-  id: k.id,
-  kind: k.kind,
-  name: k.name,
-  prefix: k.prefix,
-  identityVerification: !!k.verificationSecret,
-  createdAt: k.createdAt.toISOString(),
+const keyInfo = (k: ListedKey): z.infer<typeof ApiKeyInfo> => ({
+  ...k,
+  createdAt: k.createdAt?.toISOString() ?? null,
   revokedAt: k.revokedAt?.toISOString() ?? null,
 });
 
@@ -65,11 +60,12 @@ export interface AdminRoutesDeps {
   keys: KeyStore;
   keyring: Keyring;
   audit: AuditTrail;
-  suppressions: SuppressionList;
+  /** Brings this process's copies up to date after a change (the same as a notice from another process). */
+  refresh: (change: RevocationChange) => Promise<void> | void;
 }
 
 /** `/api/v1/admin`: keys, the audit trail, privacy regulations and retention. Admin keys only. */
-export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRoutesDeps) {
+export function adminRoutes({ db, keys, keyring, audit, refresh }: AdminRoutesDeps) {
   return cdpRouter()
     .openapi(
       createRoute({
@@ -89,6 +85,7 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
             kind: body.kind,
             name: body.name ?? null,
             prefix: created.prefix,
+            source: 'api' as const,
             identityVerification: !!created.verificationSecret,
             createdAt: new Date().toISOString(),
             revokedAt: null,
@@ -110,8 +107,8 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
       }),
       async (c) => {
         const q = c.req.valid('query');
-        const [rows, total] = await Promise.all([keys.list(q.limit, pageOffset(q)), keys.count()]);
-        return c.json({ keys: rows.map(keyInfo), pagination: pageInfo(q.page, q.limit, total) }, 200);
+        const { keys: listed, total } = await keys.list(q.limit, pageOffset(q));
+        return c.json({ keys: listed.map(keyInfo), pagination: pageInfo(q.page, q.limit, total) }, 200);
       },
     )
     .openapi(
@@ -119,7 +116,7 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         method: 'delete',
         path: '/keys/{keyId}',
         tags,
-        summary: 'Revoke a key; it stops working at once',
+        summary: 'Revoke a key, stored or from the environment; it stops working at once, on every process',
         request: { params: KeyIdParam },
         responses: { 200: jsonContent(z.object({ revoked: z.boolean() }), 'Revoked'), ...errors },
       }),
@@ -167,8 +164,10 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         responses: { 201: jsonContent(Regulation, 'Carried out'), ...errors },
       }),
       async (c) => {
-        const regulation = await applyRegulation(db, keyring, c.req.valid('json'), c.get('key').id);
-        await suppressions.reload();
+        const request = c.req.valid('json');
+        const regulation = await applyRegulation(db, keyring, request, c.get('key').id);
+        // In effect in this process before the answer; the others hear of it (revocation-feed.ts).
+        for (const change of regulationChanges(request.regulationType)) await refresh(change);
         return c.json(regulationInfo(regulation), 201);
       },
     )

@@ -178,7 +178,7 @@ describe.each(testDatabases)('privacy and data rights on $name', (db) => {
     // A new process on the same database loads the list.
     const restarted = createApp({
       database: h.database,
-      config: testConfig({ WRITE_KEYS: ['wk_test_write_key'], API_KEYS: [API_KEY] }),
+      config: testConfig({ WRITE_KEYS: ['wk_test_write_key_24chars'], API_KEYS: [API_KEY] }),
     });
     await restarted.suppressions.reload();
     expect(restarted.suppressions.size).toBeGreaterThanOrEqual(2);

@@ -8,6 +8,7 @@ import { type IdentityType, normalizeIdentity } from '../identity/normalize-iden
 import { requireCustomer } from '../profiles/require-customer';
 import { blindIndex, type Keyring } from './encryption';
 import { findIdentityOwner } from './identity-lookup';
+import { announceRevocation, type RevocationChange } from './revocation-feed';
 
 export type RegulationType = 'SUPPRESS' | 'SUPPRESS_WITH_DELETE' | 'DELETE_ONLY' | 'UNSUPPRESS';
 
@@ -75,6 +76,8 @@ export async function applyRegulation(db: Db, keyring: Keyring, request: Regulat
     if ((type === 'SUPPRESS_WITH_DELETE' || type === 'DELETE_ONLY') && subject.customerId) {
       deleted = await deleteCustomerData(tx, subject.customerId);
     }
+    // Every collector process hears of it once this commits (they hold the list, and remembered links).
+    for (const change of regulationChanges(type)) await announceRevocation(tx, change);
     const [done] = await tx
       .update(regulations)
       .set({ status: 'FINISHED', finishedAt: new Date(), deleted })
@@ -82,6 +85,19 @@ export async function applyRegulation(db: Db, keyring: Keyring, request: Regulat
       .returning();
     return done ?? regulation;
   });
+}
+
+/** What a regulation of this type changes that collector processes keep copies of. */
+export function regulationChanges(type: RegulationType): RevocationChange[] {
+  switch (type) {
+    case 'SUPPRESS':
+    case 'UNSUPPRESS':
+      return ['suppressions'];
+    case 'SUPPRESS_WITH_DELETE':
+      return ['suppressions', 'deletion'];
+    case 'DELETE_ONLY':
+      return ['deletion'];
+  }
 }
 
 async function resolveSubject(tx: Tx, keyring: Keyring, request: RegulationRequest): Promise<Subject> {

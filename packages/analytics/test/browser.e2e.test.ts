@@ -203,7 +203,7 @@ describe('the script tag in Chromium against the real collector', () => {
         page.evaluate(
           () =>
             new Promise<number>((resolve) => {
-              const open = indexedDB.open('tributary-wk_test_write_key');
+              const open = indexedDB.open('tributary-wk_test_write_key_24chars');
               open.onsuccess = () => {
                 const count = open.result.transaction('events').objectStore('events').count();
                 count.onsuccess = () => resolve(count.result);

@@ -15,13 +15,20 @@ export const CreateKeyBody = z.object({
   identityVerification: z.boolean().optional(),
 });
 
+export const KEY_SOURCES = ['api', 'environment'] as const;
+
 export const ApiKeyInfo = z.object({
+  /** A stored key's UUID, or `env:` and 12 hex digits for a key from `WRITE_KEYS` / `API_KEYS`. */
   id: z.string(),
   kind: KeyKind,
+  /** For a key from the environment: the variable that names it. */
   name: z.string().nullable(),
   prefix: z.string(),
+  /** Created through the API, or named by `WRITE_KEYS` / `API_KEYS`. */
+  source: z.enum(KEY_SOURCES),
   identityVerification: z.boolean(),
-  createdAt: z.string(),
+  /** Null for a key from the environment. */
+  createdAt: z.string().nullable(),
   revokedAt: z.string().nullable(),
 });
 
@@ -31,7 +38,9 @@ export const CreatedKey = ApiKeyInfo.extend({
   verificationSecret: z.string().optional(),
 });
 
-export const KeyIdParam = z.object({ keyId: z.uuid() });
+export const KeyIdParam = z.object({
+  keyId: z.union([z.uuid(), z.string().regex(/^env:[0-9a-f]{12}$/, 'a key id: a UUID, or env: and 12 hex digits')]),
+});
 export const KeyList = z.object({ keys: z.array(ApiKeyInfo), pagination: PageInfo });
 
 /** `GET /api/v1/admin/audit` query. */
