@@ -61,6 +61,7 @@ export async function startCollector(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.writer.idle();
       app.refresher?.close();
+      await app.audit.flush();
       await database.close();
     },
   };
