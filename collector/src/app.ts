@@ -6,7 +6,7 @@ import { DatabaseUnavailableError } from './db/database-health';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
 import { errorResponse, HttpError } from './http/errors';
-import { healthRoutes, requireDatabase } from './http/health';
+import { assertDatabaseAvailable, healthRoutes, requireDatabase } from './http/health';
 import { countResolutions, createMetrics, metricsRoutes } from './http/metrics';
 import { docsPage, openApiDocument } from './http/openapi-doc';
 import { sdkRoute } from './http/sdk-route';
@@ -74,8 +74,6 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   database.health.onDown(() => writer.failPending(new DatabaseUnavailableError('The database became unreachable')));
   const models = new PopulationModelCache();
 
-  const trackingNeedsDatabase = requireDatabase(database.health);
-
   const app = new OpenAPIHono<AuthEnv>();
   app.onError(errorResponse);
   app.notFound(() => {
@@ -99,7 +97,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     if (c.req.method === 'OPTIONS') return trackingCors(c, next);
     c.header('Access-Control-Allow-Origin', corsOrigin);
     c.header('Access-Control-Expose-Headers', corsExposed.join(','));
-    await trackingNeedsDatabase(c, next);
+    assertDatabaseAvailable(database.health);
+    await next();
   });
   // Reads and admin writes fail at once while the database is down, and when it goes down under them.
   app.use('/api/*', requireDatabase(database.health, { failInFlight: true }));

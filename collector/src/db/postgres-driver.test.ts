@@ -131,6 +131,45 @@ describe.runIf(hasPostgres)('the PostgreSQL connection pool under faults', () =>
       await within(10_000, database.close(), 'close').catch(() => undefined);
     }
   });
+
+  it('fails a query sent into a black hole once the health ping says the database is gone, and frees its slot', async () => {
+    const proxy = await startFaultProxy(target);
+    const database = await openPostgres(proxy.via(targetUrl.toString()), { max: 1 });
+    try {
+      expect(await one(database)).toBe(1);
+      await proxy.set('black-hole');
+      // No RST, no answer: only the health monitor can tell this from a slow query.
+      const error = await within(
+        15_000,
+        database.db.execute(sql`select 2`).then(
+          () => null,
+          (e) => e,
+        ),
+        'black hole',
+      );
+      expect(isDatabaseUnavailable(error)).toBe(true);
+      expect(database.health.available).toBe(false);
+      await proxy.set('pass');
+      expect(await within(10_000, one(database), 'after the black hole')).toBe(1);
+    } finally {
+      await proxy.close();
+      await within(10_000, database.close(), 'close').catch(() => undefined);
+    }
+  });
+
+  it('lets a long query run while the database answers its health pings', async () => {
+    const proxy = await startFaultProxy(target);
+    const database = await openPostgres(proxy.via(targetUrl.toString()), { max: 1 });
+    try {
+      // Longer than a ping's timeout and the quiet time before a silent socket is given up, together.
+      const rows = await database.db.execute(sql`select pg_sleep(6), 'done' as status`);
+      expect(Array.from(rows as Iterable<{ status: string }>)[0]?.status).toBe('done');
+      expect(database.health.available).toBe(true);
+    } finally {
+      await proxy.close();
+      await database.close();
+    }
+  });
 });
 
 /**

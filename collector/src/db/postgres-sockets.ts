@@ -43,6 +43,7 @@ export class PostgresSockets {
     // which awaits this promise in the same run of microtasks, has put its listeners on the socket. A
     // connect that fails at once (an unreachable network) would otherwise throw an uncaught 'error'.
     await undefined;
+    this.#forgetClosed();
     const socket = options.path
       ? createConnection({ path: options.path, noDelay: true })
       : createConnection({ host: options.host[0] ?? '127.0.0.1', port: options.port[0] ?? 5432, noDelay: true });

@@ -6,6 +6,11 @@ import { RETRY_AFTER_SECONDS } from './errors';
 
 const unavailable = () => new DatabaseUnavailableError('The database is unreachable');
 
+/** Throws the 503 while the database is known to be down (a property read when it is up). */
+export function assertDatabaseAvailable(health: DatabaseHealth): void {
+  if (!health.available) throw unavailable();
+}
+
 /**
  * Probes:
  * - `/health/live`: the process answers (a liveness probe: restarting cannot bring a database back);
@@ -43,13 +48,13 @@ export function healthRoutes(database: Pick<Database, 'kind' | 'health'>) {
  * Answers 503 (with `Retry-After`) at once while the database is known to be down, instead of letting
  * a request wait for a connection that cannot come. With `failInFlight`, a request already running
  * when the database goes down is answered 503 then too (its queries fail on their own only once their
- * connections are given up); a write it made may still commit, as with any timeout. Ingestion does
- * not need it: the batch writer fails its waiting writes itself, at no cost per request.
+ * connections are given up); a write it made may still commit, as with any timeout. Ingestion uses
+ * `assertDatabaseAvailable` alone: the batch writer fails its waiting writes itself, at no cost per request.
  */
 export function requireDatabase(health: DatabaseHealth, options: { failInFlight?: boolean } = {}): MiddlewareHandler {
   const { failInFlight } = { failInFlight: false, ...options };
   return async function requireDatabase(_c, next) {
-    if (!health.available) throw unavailable();
+    assertDatabaseAvailable(health);
     if (!failInFlight) return next();
     let stopWatching = () => {};
     const outage = new Promise<never>((_, reject) => {
