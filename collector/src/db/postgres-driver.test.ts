@@ -132,6 +132,19 @@ describe.runIf(hasPostgres)('the PostgreSQL connection pool under faults', () =>
     }
   });
 
+  it('fails a query whose connect fails at once (an unreachable network) without an uncaught error', async () => {
+    // A connect to the broadcast address fails inside connect() (ENETUNREACH on Linux), before any I/O:
+    // the socket's error must come after postgres.js listens to it.
+    const database = await openPostgres('postgres://postgres@255.255.255.255:5432/test', { max: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await expect(within(10_000, database.db.execute(sql`select 1`), 'unreachable')).rejects.toBeTruthy();
+      }
+    } finally {
+      await within(10_000, database.close(), 'close').catch(() => undefined);
+    }
+  });
+
   it('fails a query sent into a black hole once the health ping says the database is gone, and frees its slot', async () => {
     const proxy = await startFaultProxy(target);
     const database = await openPostgres(proxy.via(targetUrl.toString()), { max: 1 });
