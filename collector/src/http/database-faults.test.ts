@@ -192,3 +192,42 @@ describe.runIf(postgresDb)('the collector through database faults, under load', 
     for (const mode of MODES) it(mode, () => runScenario(mode, 30), 150_000);
   });
 });
+
+describe.runIf(postgresDb)('a write the database is too slow to commit', () => {
+  it('answers 503 with Retry-After by the write deadline, and the retry stores it once', async () => {
+    const direct = await (postgresDb as NonNullable<typeof postgresDb>).open();
+    const url = databaseUrl(direct) as string;
+    const collector = await startCollector({ database: await openPostgres(url, { max: 4 }) });
+    // The database answers (pings included) but the events table is locked: a COPY into it waits.
+    const locker = postgres(url, { max: 1, onnotice: () => {} });
+    const lock = await locker.reserve();
+    const send = (messageId: string) =>
+      fetch(`${collector.url}/v1/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: basicAuth(collector.writeKey) },
+        body: JSON.stringify({ batch: [{ type: 'track', event: 'Locked Out', anonymousId: 'l', messageId }] }),
+      });
+    try {
+      // Warm: the decode worker has started and the key is looked up, so the deadline is what is timed.
+      expect((await send('warm-up')).status).toBe(200);
+      await lock`begin`;
+      await lock`lock table customer_events in access exclusive mode`;
+      const started = performance.now();
+      const first = await Promise.race([send('locked-1'), sleep(ANSWER_BOUND_MS + 5000).then(() => null)]);
+      expect(first?.status, `an answer within ${ANSWER_BOUND_MS} ms`).toBe(503);
+      expect(performance.now() - started).toBeLessThan(ANSWER_BOUND_MS);
+      expect(first?.headers.get('retry-after')).toMatch(/^\d+$/);
+      await lock`rollback`;
+      // The SDK's retry: the first write may have committed once the lock went; either way, one row.
+      expect((await send('locked-1')).status).toBe(200);
+      const rows = await lock`select count(*)::int as n from customer_events where message_id = 'locked-1'`;
+      expect(rows[0]?.n).toBe(1);
+    } finally {
+      await lock`rollback`.catch(() => undefined);
+      lock.release();
+      await locker.end();
+      await collector.close();
+      await direct.close();
+    }
+  }, 60_000);
+});
