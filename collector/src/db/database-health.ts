@@ -74,10 +74,12 @@ function pingWithin(ping: () => Promise<unknown>, timeoutMs: number): Promise<Pi
       () => setImmediate(() => settle({ reason: TIMEOUT, detail: `no answer within ${timeoutMs} ms` })),
       timeoutMs,
     );
-    ping().then(
-      () => settle({ latencyMs: Math.round((performance.now() - started) * 10) / 10 }),
-      (e: unknown) => settle(failure(e)),
-    );
+    Promise.resolve()
+      .then(ping)
+      .then(
+        () => settle({ latencyMs: Math.round((performance.now() - started) * 10) / 10 }),
+        (e: unknown) => settle(failure(e)),
+      );
   });
 }
 
@@ -154,10 +156,15 @@ export class PostgresHealth implements DatabaseHealth {
   }
 
   async #tick(): Promise<void> {
-    const result = await pingWithin(this.#ping, this.#options.timeoutMs);
+    try {
+      const result = await pingWithin(this.#ping, this.#options.timeoutMs);
+      if (this.#closed) return;
+      if ('reason' in result) this.#down(result.reason, result.detail);
+      else this.#up(result.latencyMs);
+    } catch (e) {
+      console.error('database health check failed:', e); // the monitor must outlive its own bugs
+    }
     if (this.#closed) return;
-    if ('reason' in result) this.#down(result.reason, result.detail);
-    else this.#up(result.latencyMs);
     this.#timer = setTimeout(() => {
       this.#running = this.#tick();
     }, this.#options.intervalMs);
