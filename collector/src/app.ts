@@ -2,9 +2,11 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Database } from './db/client';
+import { DatabaseUnavailableError } from './db/database-health';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
 import { errorResponse, HttpError } from './http/errors';
+import { assertDatabaseAvailable, healthRoutes, requireDatabase } from './http/health';
 import { countResolutions, createMetrics, metricsRoutes } from './http/metrics';
 import { docsPage, openApiDocument } from './http/openapi-doc';
 import { sdkRoute } from './http/sdk-route';
@@ -26,6 +28,12 @@ import { PopulationModelCache } from './profiles/lifetime-value';
 import { refreshAfterWrites, SegmentRefresher } from './profiles/segment-refresh';
 import { segmentsRoutes } from './profiles/segments-routes';
 import { traitsRoutes } from './profiles/traits-routes';
+
+/**
+ * How long an ingestion request waits for its rows to be committed on PostgreSQL before it is
+ * answered 503 (the rows may still commit; the retry is then harmless): under the SDKs' 10 s timeout.
+ */
+const WRITE_DEADLINE_MS = 8000;
 
 export interface AppDeps {
   database: Database;
@@ -58,6 +66,9 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     keyring,
     defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
     concurrency: database.kind === 'postgres' ? 2 : 1,
+    // A write waits for a database over the network at most this long; PGlite's wait is this process's own work.
+    ...(database.kind === 'postgres' ? { deadlineMs: WRITE_DEADLINE_MS } : {}),
+    available: () => database.health.available,
     selectDropped: async (db, flush) => {
       const dropped = await consent.selectDropped(db, flush);
       if (dropped.size) metrics.eventsDropped.inc({ reason: 'consent' }, dropped.size);
@@ -67,6 +78,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
       metrics.identityResolution.inc({ operation: 'stitch', outcome: customerId ? 'linked' : 'none' }),
   });
   writer.addHook(consent.recordConsent);
+  database.health.onDown(() => writer.failPending(new DatabaseUnavailableError('The database became unreachable')));
   const models = new PopulationModelCache();
   // What this process keeps a copy of, brought up to date when any process changes it.
   const refresh = (change: RevocationChange) => {
@@ -98,8 +110,11 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     if (c.req.method === 'OPTIONS') return trackingCors(c, next);
     c.header('Access-Control-Allow-Origin', corsOrigin);
     c.header('Access-Control-Expose-Headers', corsExposed.join(','));
+    assertDatabaseAvailable(database.health);
     await next();
   });
+  // Reads and admin writes fail at once while the database is down, and when it goes down under them.
+  app.use('/api/*', requireDatabase(database.health, { failInFlight: true }));
   app.route(
     '/v1',
     trackingRoutes({
@@ -145,7 +160,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   app.route('/api/v1/admin', admin);
 
   app.route('/', sdkRoute());
-  app.get('/health', (c) => c.json({ status: 'ok', database: database.kind }));
+  app.route('/', healthRoutes(database));
   app.route('/', metricsRoutes(metrics));
   openApiDocument(app);
   docsPage(app);

@@ -67,6 +67,7 @@ export async function startCollector(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.writer.idle();
       app.refresher?.close();
+      await app.audit.flush();
       await app.rateLimits.close();
       await database.close();
     },

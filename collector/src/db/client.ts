@@ -1,5 +1,3 @@
-import { once } from 'node:events';
-import { createConnection, type Socket } from 'node:net';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +9,8 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { type DatabaseHealth, type HealthOptions, PostgresHealth, pgliteHealth } from './database-health';
+import { PostgresSockets } from './postgres-sockets';
 import * as schema from './schema';
 
 /** The one database type the rest of the collector uses, whichever driver is underneath. */
@@ -21,6 +21,8 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';
+  /** Whether the database answers, for readiness and for failing fast while it does not. */
+  health: DatabaseHealth;
   migrate(): Promise<void>;
   /**
    * Calls `onNotify` with the payload of each notification on `channel` (NOTIFY, delivered on
@@ -42,6 +44,7 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   return {
     db: db as unknown as Db,
     kind: 'pglite',
+    health: pgliteHealth(() => client.query('select 1')),
     migrate: () => migratePglite(db, { migrationsFolder }),
     // One connection in this process: it never drops, so listening starts once.
     listen: async (channel, onNotify, onListen) => {
@@ -53,43 +56,60 @@ export async function openPglite(dataDir?: string): Promise<Database> {
   };
 }
 
-/** A real PostgreSQL server through postgres.js. */
-export async function openPostgres(url: string, options: { max?: number } = {}): Promise<Database> {
+/**
+ * postgres.js's delay before a connection that failed connects again: its own (0.5 to 1 times
+ * 3^failures / 100 s), capped at 2 s instead of 20, so that the collector is back within seconds of
+ * its database. Failures are counted across the pool until a connect succeeds.
+ */
+const reconnectDelay = (failures: number) => (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, 2);
+
+/**
+ * A real PostgreSQL server through postgres.js, watched by a health monitor (database-health.ts) on a
+ * connection of its own: while the server does not answer, requests fail at once and connections it
+ * went silent on are given up, so that an outage ends by itself.
+ */
+export async function openPostgres(
+  url: string,
+  options: { max?: number; health?: Partial<HealthOptions> } = {},
+): Promise<Database> {
+  const sockets = new PostgresSockets();
   const client = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
     // A dead server must fail fast so ingestion can answer 503 instead of hanging.
     connect_timeout: 5,
-    // Not in postgres.js's type definitions, but a documented option: a factory of connected sockets.
-    ...({ socket: connectWithoutNagle } as object),
+    backoff: reconnectDelay,
+    // Not in postgres.js's type definitions, but a documented option: a factory of sockets.
+    ...({ socket: sockets.open } as object),
   });
+  const pingSockets = new PostgresSockets();
+  const pinger = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    fetch_types: false,
+    connect_timeout: 5,
+    backoff: reconnectDelay,
+    ...({ socket: pingSockets.open } as object),
+  });
+  const health = new PostgresHealth(
+    () => pinger`select 1`.execute(),
+    { ping: pingSockets, pool: sockets },
+    options.health,
+  );
   const db = drizzlePostgres(client, { schema });
   return {
     db: db as unknown as Db,
     kind: 'postgres',
+    health,
     migrate: () => migratePostgres(db, { migrationsFolder }),
     // postgres.js listens on a connection of its own, listens again after it drops, and calls onListen then.
     listen: async (channel, onNotify, onListen) => (await client.listen(channel, onNotify, onListen)).unlisten,
-    close: () => client.end({ timeout: 5 }),
+    async close() {
+      await health.close();
+      await pinger.end({ timeout: 1 });
+      await client.end({ timeout: 5 });
+    },
   };
-}
-
-/**
- * postgres.js leaves Nagle's algorithm on. COPY ends with a small CopyDone message written after the
- * data, which then waits for the server's delayed ACK (40 ms on Linux) on every flush; with no delay
- * a one-event flush takes 2 ms instead of 90.
- */
-async function connectWithoutNagle(options: {
-  host: string[];
-  port: number[];
-  path?: string | false;
-}): Promise<Socket> {
-  const socket = options.path
-    ? createConnection(options.path)
-    : createConnection({ host: options.host[0] ?? '127.0.0.1', port: options.port[0] ?? 5432 });
-  socket.setNoDelay(true);
-  await once(socket, 'connect');
-  return socket;
 }
 
 /** `DATABASE_URL` set: Postgres; unset: PGlite in `DATA_DIR`. */
@@ -154,6 +174,9 @@ export async function openCopy(tx: Db | Tx, table: string, columns: readonly str
     release();
     throw e;
   }
+  // The connection may fail before the rows come (a flush reads first): the stream keeps the error
+  // for write(), which fails with it; unheard, the stream's 'error' event would end the process.
+  stream.on('error', () => {});
   return {
     async write(texts) {
       // A COPY the server refuses fails the stream (patches/postgres@3.4.9.patch); should the driver
@@ -174,7 +197,6 @@ export async function openCopy(tx: Db | Tx, table: string, columns: readonly str
     },
     abandon() {
       // Destroying the stream sends CopyFail: the server leaves the COPY, storing nothing of it.
-      stream.on('error', () => {});
       (stream as Writable).destroy(new Error('COPY abandoned'));
       release();
     },

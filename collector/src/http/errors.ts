@@ -43,6 +43,8 @@ const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
@@ -50,6 +52,7 @@ const UNAVAILABLE_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  'DATABASE_UNAVAILABLE', // refused without trying: the health monitor knows the database is down
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now

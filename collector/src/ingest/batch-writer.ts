@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { copyRows, type Db, type OpenCopy, openCopy, type Tx } from '../db/client';
-import { hasErrorCode } from '../http/errors';
+import { DatabaseUnavailableError } from '../db/database-health';
+import { hasErrorCode, isDatabaseUnavailable } from '../http/errors';
 import { linkFlush } from '../identity/link-flush';
 import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
@@ -48,12 +49,23 @@ export interface BatchWriterOptions {
   onCommitted?: (batches: readonly IngestBatch[]) => void;
   /** Told the outcome of each identity link (null: nothing linked), for metrics. */
   onLinked?: (link: LinkOp, customerId: string | null) => void;
+  /** False while the database is known to be down: writes then fail at once instead of waiting. */
+  available?: () => boolean;
+  /**
+   * A write not committed within this many ms fails (a 503): the database is too slow to answer in
+   * time. Its rows may still commit; the sender's retry is then harmless (messageId). Default: none.
+   */
+  deadlineMs?: number;
 }
 
 interface Pending {
   batch: IngestBatch;
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** When it was written (performance.now()), for the deadline. */
+  at: number;
+  /** Failed already (deadline, outage): its fate is told. */
+  failed?: true;
 }
 
 const RECENT_LINKS_MAX = 50_000;
@@ -110,6 +122,9 @@ export class BatchWriter {
   readonly #options: Required<BatchWriterOptions>;
   #queue: Pending[] = [];
   #inFlight = 0;
+  /** The groups being flushed, for the deadline and `failPending`. */
+  readonly #flushing = new Set<Pending[]>();
+  #deadlineTimer: NodeJS.Timeout | undefined;
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
   /**
@@ -128,6 +143,8 @@ export class BatchWriter {
       onCommitted: () => {},
       selectDropped: async () => new Set(),
       concurrency: 1,
+      available: () => true,
+      deadlineMs: Number.POSITIVE_INFINITY,
       ...options,
     };
   }
@@ -139,7 +156,10 @@ export class BatchWriter {
 
   write(batch: IngestBatch): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ batch, resolve, reject });
+      this.#queue.push({ batch, resolve, reject, at: performance.now() });
+      if (this.#options.deadlineMs !== Number.POSITIVE_INFINITY) {
+        this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#options.deadlineMs).unref();
+      }
       // A flush starts on the next turn of the event loop, so writes that arrive in one turn (the
       // decoded requests a worker handed back together) share it. On PGlite, whose queries run
       // without yielding to the event loop, a flush started at once would take one request alone.
@@ -149,14 +169,57 @@ export class BatchWriter {
 
   /** Starts a flush of everything queued whenever fewer than `concurrency` are in flight. */
   #pump() {
+    if (this.#queue.length && !this.#options.available()) {
+      return this.failPending(new DatabaseUnavailableError('The database is unreachable'));
+    }
     while (this.#inFlight < this.#options.concurrency && this.#queue.length) {
       const group = this.#queue;
       this.#queue = [];
       this.#inFlight++;
+      this.#flushing.add(group);
       void this.#flushGroup(group).finally(() => {
+        this.#flushing.delete(group);
         this.#inFlight--;
         this.#pump();
       });
+    }
+  }
+
+  /**
+   * Fails every write not yet committed (the database went down): the waiting ones leave the queue,
+   * those being flushed are answered now and may still commit (a retry is then harmless, messageId).
+   */
+  failPending(error: Error) {
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const p of queued) this.#fail(p, error);
+    for (const group of this.#flushing) for (const p of group) this.#fail(p, error);
+  }
+
+  #fail(p: Pending, error: Error) {
+    if (p.failed) return;
+    p.failed = true;
+    p.reject(error);
+  }
+
+  /** Fails the writes older than the deadline; runs while any write waits. */
+  #expire() {
+    this.#deadlineTimer = undefined;
+    const { deadlineMs } = this.#options;
+    const now = performance.now();
+    const late = (p: Pending) => !p.failed && now - p.at >= deadlineMs;
+    const error = () => new DatabaseUnavailableError(`The database did not commit the write within ${deadlineMs} ms`);
+    let oldest = Number.POSITIVE_INFINITY;
+    const check = (p: Pending) => {
+      if (late(p)) this.#fail(p, error());
+      else if (!p.failed) oldest = Math.min(oldest, p.at);
+    };
+    for (const p of this.#queue) check(p);
+    for (const group of this.#flushing) for (const p of group) check(p);
+    // Failed writes leave the queue: nobody waits for their rows any more.
+    if (this.#queue.some((p) => p.failed)) this.#queue = this.#queue.filter((p) => !p.failed);
+    if (oldest !== Number.POSITIVE_INFINITY) {
+      this.#deadlineTimer = setTimeout(() => this.#expire(), Math.max(10, oldest + deadlineMs - now)).unref();
     }
   }
 
@@ -165,9 +228,14 @@ export class BatchWriter {
       await this.#commit(group.map((p) => p.batch));
       for (const p of group) p.resolve();
     } catch (err) {
-      if (group.length === 1) return group[0]?.reject(err);
+      // An unreachable database fails them all alike: trying them one by one would only wait longer.
+      if (group.length === 1 || isDatabaseUnavailable(err)) {
+        for (const p of group) p.reject(err);
+        return;
+      }
       // One bad request must not fail the others that happened to share its transaction.
       for (const p of group) {
+        if (p.failed) continue;
         try {
           await this.#commit([p.batch]);
           p.resolve();

@@ -99,6 +99,31 @@ describe('Node SDK against the real collector', () => {
     expect(await storedCount(sent)).toBe(100);
   });
 
+  it('outlasts an outage longer than its retries (503s, refused and hung requests): nothing dropped', async () => {
+    // Twelve failed sends of each batch, each kind of outage, against the default maxRetries of 3.
+    const proxy = await startProxy(collector.url, (n) =>
+      n < 4 ? { status: 503, headers: { 'retry-after': '0' } } : n < 8 ? 'cut' : n < 12 ? 'hang' : 'forward',
+    );
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: proxy.url,
+      flushAt: 10,
+      concurrency: 1,
+      retry: fast,
+      timeout: 200,
+      flushOnExit: false,
+    });
+    const errors: TributaryError[] = [];
+    analytics.on('error', (e) => errors.push(e));
+    const sent = Array.from({ length: 10 }, (_, i) => `outage-${i}`);
+    for (const id of sent) analytics.track({ userId: 'outage-user', event: 'Through The Outage', messageId: id });
+    expect((await analytics.closeAndFlush({ timeout: 20_000 })).status).toBe('flushed');
+    await proxy.close();
+    expect(errors).toEqual([]);
+    expect(proxy.requests.length).toBe(13);
+    expect(await storedCount(sent)).toBe(10);
+  });
+
   it('resends when the answer is lost after the collector stored the batch; the messageId keeps it stored once', async () => {
     const proxy = await startProxy(collector.url, (n) => (n === 0 ? 'forward-and-cut' : n === 1 ? 'cut' : 'forward'));
     const analytics = new Analytics({

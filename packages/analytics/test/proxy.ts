@@ -8,6 +8,8 @@ export type Action =
   | 'forward-and-cut'
   /** Cut the connection without forwarding: a network error. */
   | 'cut'
+  /** Never answer (until the proxy closes): a collector that hangs. */
+  | 'hang'
   | { status: number; headers?: Record<string, string>; body?: string };
 
 export interface Proxy {
@@ -45,6 +47,7 @@ export async function startProxy(target: string, script: (n: number, req: Incomi
     const action = script(n++, req);
     requests.push({ messageIds: idsOf(body), action });
     if (action === 'cut') return req.socket.destroy();
+    if (action === 'hang') return;
     if (typeof action === 'object') {
       res.writeHead(action.status, { 'content-type': 'application/json', ...action.headers });
       return res.end(action.body ?? '{"error":{"code":"unavailable","message":"try later"}}');

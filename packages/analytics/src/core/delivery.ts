@@ -28,7 +28,10 @@ export interface DeliveryOptions {
   flushAt: number;
   /** ... or this many ms after the first of them was queued. */
   flushInterval: number;
-  /** Sends of one event that failed with a retryable error before it is dropped (Infinity: never). */
+  /**
+   * Sends of one event that failed with a retryable error before it is dropped (Infinity: never). A
+   * collector that is unavailable (no answer, 502, 503, 504, 429) does not count: an outage drops nothing.
+   */
   maxRetries: number;
   backoff: BackoffOptions;
   /** Batches in flight at once. */
@@ -199,7 +202,7 @@ export class Delivery {
     const exhausted: WireEvent[] = [];
     const again: string[] = [];
     for (const e of batch) {
-      const n = (this.#attempts.get(e.messageId) ?? 0) + 1;
+      const n = (this.#attempts.get(e.messageId) ?? 0) + (outcome.unavailable ? 0 : 1);
       this.#attempts.set(e.messageId, n);
       if (n > this.#o.maxRetries) exhausted.push(e);
       else again.push(e.messageId);

@@ -5,13 +5,21 @@ describe('outcomeOf', () => {
   it.each([200, 201, 204])('acknowledges %i', (s) => expect(outcomeOf(s)).toEqual({ kind: 'ok' }));
   it.each([500, 502, 503, 504, 408, 429])('retries %i', (s) => expect(outcomeOf(s).kind).toBe('retry'));
   it('retries when there was no answer at all (network error)', () => expect(outcomeOf(undefined).kind).toBe('retry'));
+  it.each([undefined, 429, 502, 503, 504])('counts %s as the collector being unavailable, not the batch failing', (s) =>
+    expect(outcomeOf(s)).toMatchObject({ kind: 'retry', unavailable: true }),
+  );
+  it.each([500, 501, 408])('counts %i against the batch', (s) => expect(outcomeOf(s)).toEqual({ kind: 'retry' }));
   it.each([400, 401, 403, 404, 413, 422])('drops %i', (s) => expect(outcomeOf(s)).toEqual({ kind: 'drop' }));
 
   it("honours a 429's Retry-After in seconds or as a date", () => {
     const now = Date.parse('2024-01-01T00:00:00Z');
-    expect(outcomeOf(429, '7', now)).toEqual({ kind: 'retry', after: 7000 });
-    expect(outcomeOf(429, 'Mon, 01 Jan 2024 00:00:30 GMT', now)).toEqual({ kind: 'retry', after: 30_000 });
-    expect(outcomeOf(503, '2', now)).toEqual({ kind: 'retry', after: 2000 });
+    expect(outcomeOf(429, '7', now)).toEqual({ kind: 'retry', after: 7000, unavailable: true });
+    expect(outcomeOf(429, 'Mon, 01 Jan 2024 00:00:30 GMT', now)).toEqual({
+      kind: 'retry',
+      after: 30_000,
+      unavailable: true,
+    });
+    expect(outcomeOf(503, '2', now)).toEqual({ kind: 'retry', after: 2000, unavailable: true });
     expect(outcomeOf(500, '2', now)).toEqual({ kind: 'retry' });
   });
 

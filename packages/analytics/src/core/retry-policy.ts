@@ -1,22 +1,33 @@
 /** What to do with a batch after the collector answered (or did not). */
 export type Outcome =
   | { kind: 'ok' }
-  /** Try again later; `after` is the delay the collector asked for (429 Retry-After), in ms. */
-  | { kind: 'retry'; after?: number }
+  /**
+   * Try again later; `after` is the delay the collector asked for (429 Retry-After), in ms.
+   * `unavailable`: the collector could take no batch at all (no answer, 502, 503, 504, 429), which
+   * says nothing about this one: such a failure does not use up the batch's retries.
+   */
+  | { kind: 'retry'; after?: number; unavailable?: true }
   /** A 4xx that a retry cannot fix: drop and report. */
   | { kind: 'drop' };
 
+/** Answers that say the collector can take nothing now (or is not there), whatever the batch. */
+const UNAVAILABLE = new Set([undefined, 429, 502, 503, 504]);
+
 /**
  * Classifies a response: 2xx ok; network errors (`status` undefined), 5xx, 408 and 429 retried; any
- * other status dropped. A 429's `Retry-After` (seconds or an HTTP date) becomes the delay.
+ * other status dropped. A 429's or 503's `Retry-After` (seconds or an HTTP date) becomes the delay.
  *
  * @example
- * outcomeOf(429, '3') // { kind: 'retry', after: 3000 }
+ * outcomeOf(429, '3') // { kind: 'retry', after: 3000, unavailable: true }
  */
 export function outcomeOf(status: number | undefined, retryAfter?: string | null, now = Date.now()): Outcome {
   if (status === undefined || status >= 500 || status === 408 || status === 429) {
     const after = status === 429 || status === 503 ? parseRetryAfter(retryAfter, now) : undefined;
-    return after === undefined ? { kind: 'retry' } : { kind: 'retry', after };
+    return {
+      kind: 'retry',
+      ...(after === undefined ? {} : { after }),
+      ...(UNAVAILABLE.has(status) ? { unavailable: true as const } : {}),
+    };
   }
   if (status >= 200 && status < 300) return { kind: 'ok' };
   return { kind: 'drop' };

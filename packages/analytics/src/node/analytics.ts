@@ -20,7 +20,11 @@ export interface NodeOptions {
   flushInterval?: number;
   /** Events held while they cannot be sent; the oldest are dropped first, with an `error` (default 100,000). */
   maxQueueSize?: number;
-  /** Retries of a failed batch before its events are dropped, with an `error` (default 3). */
+  /**
+   * Retries of a failed batch before its events are dropped, with an `error` (default 3). Only
+   * failures that may be the batch's count (500, 408 ...): through an outage (no answer, a timeout,
+   * 502, 503, 504, 429) events are kept and retried until `maxQueueSize` is reached.
+   */
   maxRetries?: number;
   /** Batches in flight at once (default 4). */
   concurrency?: number;
