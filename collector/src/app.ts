@@ -110,12 +110,12 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   cdp.use('*', audit.middleware());
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
-  cdp.route('/', eventsRoutes({ db, writer, keyring }));
+  cdp.route('/', eventsRoutes({ db, writer, keyring, ipMode: config.IP_MODE }));
   cdp.route('/', identitiesRoutes({ db, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY, keyring }));
   cdp.route('/', customer360Routes({ db, models, metrics, refresher, keyring }));
   cdp.route('/', segmentsRoutes({ db, refresher, keyring }));
   cdp.route('/', traitsRoutes({ db, keyring }));
-  cdp.route('/', consentsRoutes({ db }));
+  cdp.route('/', consentsRoutes({ db, keyring, ipMode: config.IP_MODE }));
   app.route('/api/v1/cdp', cdp);
 
   const admin = new OpenAPIHono<AuthEnv>();

@@ -15,7 +15,8 @@ import type { BatchWriter } from '../ingest/batch-writer';
 import { toIngestBatch } from '../ingest/ingest-batch';
 import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
-import { sealNestedTraits } from '../privacy/personal-data';
+import { applyIpMode, contextUnderIpMode, type IpMode, keepsDevice, keepsRawUserAgent } from '../privacy/ip-mode';
+import { sealPersonalData } from '../privacy/personal-data';
 import { requireCustomer } from '../profiles/require-customer';
 import { eventsOfCustomer, newestEventsOfCustomer } from './customer-events';
 import { toEventResponse } from './event-response';
@@ -62,14 +63,24 @@ const recentRoute = createRoute({
   },
 });
 
+export interface EventsRoutesDeps {
+  db: Db;
+  writer: BatchWriter;
+  /** Seals the personal data of tracked events. */
+  keyring: Keyring;
+  /** What to keep of IP addresses and user agents (default: all). */
+  ipMode?: IpMode;
+}
+
 /** The product spec's event endpoints under `/api/v1/cdp`. */
-export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWriter; keyring: Keyring }) {
+export function eventsRoutes({ db, writer, keyring, ipMode = 'keep' }: EventsRoutesDeps) {
   return cdpRouter()
     .openapi(trackRoute, async (c) => {
       const e = c.req.valid('json');
       if (e.customerId) await requireCustomer(db, e.customerId);
       const receivedAt = new Date();
-      const device = e.userAgent ? parseUserAgent(e.userAgent) : null;
+      const keepDevice = keepsDevice(ipMode);
+      const device = e.userAgent && keepDevice ? parseUserAgent(e.userAgent) : null;
       const messageId = e.messageId ?? crypto.randomUUID();
       await writer.write(
         toIngestBatch([
@@ -85,21 +96,21 @@ export function eventsRoutes({ db, writer, keyring }: { db: Db; writer: BatchWri
               event_type: e.eventType,
               event_name: e.eventName,
               event_category: e.eventCategory ?? null,
-              properties: e.properties ?? {},
-              context: sealNestedTraits(keyring, e.context ?? {}),
+              properties: sealPersonalData(keyring, e.properties ?? {}),
+              context: sealPersonalData(keyring, contextUnderIpMode(e.context ?? {}, ipMode)),
               timestamp: (e.timestamp ?? receivedAt).toISOString(),
               original_timestamp: e.timestamp?.toISOString() ?? null,
               sent_at: null,
               received_at: receivedAt.toISOString(),
-              device_type: e.deviceType ?? device?.deviceType ?? null,
-              browser: e.browser ?? device?.browser ?? null,
-              os: e.os ?? device?.os ?? null,
-              ip_address: e.ipAddress ?? null,
-              user_agent: e.userAgent ?? null,
+              device_type: keepDevice ? (e.deviceType ?? device?.deviceType ?? null) : null,
+              browser: keepDevice ? (e.browser ?? device?.browser ?? null) : null,
+              os: keepDevice ? (e.os ?? device?.os ?? null) : null,
+              ip_address: applyIpMode(e.ipAddress ?? null, ipMode),
+              user_agent: keepsRawUserAgent(ipMode) ? (e.userAgent ?? null) : null,
               country: e.country ?? null,
               region: e.region ?? null,
               city: e.city ?? null,
-              metadata: sealNestedTraits(keyring, e.metadata ?? null),
+              metadata: sealPersonalData(keyring, e.metadata ?? null),
             },
           },
         ]),
