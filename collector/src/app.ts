@@ -127,6 +127,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
 
   app.route('/', sdkRoute());
   app.get('/health', (c) => c.json({ status: 'ok', database: database.kind }));
+  // Metrics tell how busy the collector is and how often lookups hit: a read or admin key, as Prometheus sends it.
+  app.use('/metrics', requireApiKey({ keys }));
   app.route('/', metricsRoutes(metrics));
   openApiDocument(app);
   docsPage(app);
