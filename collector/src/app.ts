@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Database } from './db/client';
+import { scrubDeletedRows } from './db/scrub-deleted-rows';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
 import { errorResponse, HttpError } from './http/errors';
@@ -40,7 +41,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const { db } = database;
   const keys = new KeyStore(db, config, keyring);
   const metrics = createMetrics();
-  const audit = new AuditTrail(db, auditJournalPath ? { journalPath: auditJournalPath } : {});
+  const audit = new AuditTrail(db, { keyring, ...(auditJournalPath ? { journalPath: auditJournalPath } : {}) });
   const suppressions = new SuppressionList(db, keyring);
   const limiter = rateLimit({ perSecond: config.RATE_LIMIT_PER_SECOND });
   // Rule segments follow ingested data: a committed flush names the identifiers, the refresher evaluates later.
@@ -122,7 +123,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
   admin.use('*', limiter.middleware);
   admin.use('*', audit.middleware());
-  admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions }));
+  const scrub = (tables: readonly string[]) => scrubDeletedRows(database, tables);
+  admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions, scrub }));
   app.route('/api/v1/admin', admin);
 
   app.route('/', sdkRoute());

@@ -68,7 +68,7 @@ describe.each(testDatabases)('error logs on $name', (db) => {
         output,
       ).toEqual([]);
       expect(output).toContain('audit trail');
-      expect(output).toContain('22P02');
+      expect(output).toMatch(/code [0-9A-Z]{5}/);
     } finally {
       await h.database.db.execute(sql`alter table audit_log alter column endpoint type text using endpoint::text`);
       await h.app.audit.flush();

@@ -19,7 +19,7 @@ import {
   RetentionRun,
   SetRetentionBody,
 } from '@tributary/spec';
-import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { auditLog, regulations, retentionPolicies } from '../db/schema';
 import { notFound } from '../http/errors';
@@ -29,9 +29,10 @@ import type { AuditTrail } from './audit-trail';
 import type { Keyring } from './encryption';
 import { exportCustomer } from './export-customer';
 import type { KeyStore } from './keys';
-import { applyRegulation } from './regulations';
+import { applyRegulation, type Erasure } from './regulations';
 import { runRetention } from './retention';
 import type { SuppressionList } from './suppression-list';
+import { tombstoneOf } from './tombstone';
 
 const tags = ['Admin'];
 const errors = { 400: jsonContent(ErrorBody, 'Invalid request'), 404: jsonContent(ErrorBody, 'Not found') };
@@ -66,10 +67,16 @@ export interface AdminRoutesDeps {
   keyring: Keyring;
   audit: AuditTrail;
   suppressions: SuppressionList;
+  /** After a deletion, makes the deleted rows leave the database's files (PGlite; see scrubDeletedRows). */
+  scrub?: (tables: readonly string[]) => Promise<void>;
 }
 
 /** `/api/v1/admin`: keys, the audit trail, privacy regulations and retention. Admin keys only. */
-export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRoutesDeps) {
+export function adminRoutes({ db, keys, keyring, audit, suppressions, scrub }: AdminRoutesDeps) {
+  const afterDeletion = async ({ tombstones, tables }: Erasure) => {
+    await audit.forget(tombstones);
+    await scrub?.(tables);
+  };
   return cdpRouter()
     .openapi(
       createRoute({
@@ -143,7 +150,8 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         await audit.flush();
         const where: SQL[] = [];
         if (q.keyId) where.push(eq(auditLog.keyId, q.keyId));
-        if (q.customerId) where.push(eq(auditLog.customerId, q.customerId));
+        // A deleted customer's entries carry its tombstone: whoever knows the ID still finds them.
+        if (q.customerId) where.push(inArray(auditLog.customerId, [q.customerId, tombstoneOf(keyring, q.customerId)]));
         if (q.action) where.push(eq(auditLog.action, q.action));
         if (q.outcome) where.push(eq(auditLog.outcome, q.outcome));
         if (q.from) where.push(gte(auditLog.at, q.from));
@@ -167,7 +175,7 @@ export function adminRoutes({ db, keys, keyring, audit, suppressions }: AdminRou
         responses: { 201: jsonContent(Regulation, 'Carried out'), ...errors },
       }),
       async (c) => {
-        const regulation = await applyRegulation(db, keyring, c.req.valid('json'), c.get('key').id);
+        const regulation = await applyRegulation(db, keyring, c.req.valid('json'), c.get('key').id, { afterDeletion });
         await suppressions.reload();
         return c.json(regulationInfo(regulation), 201);
       },
