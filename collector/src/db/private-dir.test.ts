@@ -25,7 +25,10 @@ describe('the data directory', () => {
     expect(modeOf(dir)).toBe(0o700);
   });
 
-  it("keeps PGlite's world-writable files out of other users' reach, new or existing", async () => {
+  // Two PGlite data directories made from scratch: slow on a busy machine.
+  it("keeps PGlite's world-writable files out of other users' reach, new or existing", {
+    timeout: 120_000,
+  }, async () => {
     const fresh = join(root, 'pglite-fresh');
     const existing = join(root, 'pglite-existing');
     mkdirSync(existing, { mode: 0o755 });

@@ -240,7 +240,7 @@ describe('deletion on PGlite in a data directory', () => {
     expect(statSync(join(dir, 'audit-journal.ndjson')).mode & 0o777).toBe(0o600);
   });
 
-  it("leaves none of the deleted customer's identifiers in the database's files", async () => {
+  it("leaves none of the deleted customer's identifiers in the database's files", { timeout: 120_000 }, async () => {
     const { call, send } = client(app);
     const person = await customerWithHistory(app);
     // Someone else, whose data must stay.
