@@ -3,6 +3,7 @@ import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Database } from './db/client';
 import { DatabaseUnavailableError } from './db/database-health';
+import { scrubDeletedRows } from './db/scrub-deleted-rows';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
 import { errorResponse, HttpError } from './http/errors';
@@ -49,7 +50,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const { db } = database;
   const keys = new KeyStore(db, config, keyring);
   const metrics = createMetrics();
-  const audit = new AuditTrail(db, auditJournalPath ? { journalPath: auditJournalPath } : {});
+  const audit = new AuditTrail(db, { keyring, ...(auditJournalPath ? { journalPath: auditJournalPath } : {}) });
   const suppressions = new SuppressionList(db, keyring);
   const rateLimits = rateLimit({
     perSecond: config.RATE_LIMIT_PER_SECOND,
@@ -143,24 +144,34 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   cdp.use('/identity/resolve', countResolutions(metrics));
   cdp.route(
     '/',
-    eventsRoutes({ db, writer, keyring, suppressions, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY }),
+    eventsRoutes({
+      db,
+      writer,
+      keyring,
+      suppressions,
+      defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY,
+      ipMode: config.IP_MODE,
+    }),
   );
   cdp.route('/', identitiesRoutes({ db, defaultPhoneCountry: config.DEFAULT_PHONE_COUNTRY, keyring }));
   cdp.route('/', customer360Routes({ db, models, metrics, refresher, keyring }));
   cdp.route('/', segmentsRoutes({ db, refresher, keyring }));
   cdp.route('/', traitsRoutes({ db, keyring }));
-  cdp.route('/', consentsRoutes({ db }));
+  cdp.route('/', consentsRoutes({ db, keyring, ipMode: config.IP_MODE }));
   app.route('/api/v1/cdp', cdp);
 
   const admin = new OpenAPIHono<AuthEnv>();
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
   admin.use('*', rateLimits.middleware);
   admin.use('*', audit.middleware());
-  admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh }));
+  const scrub = (tables: readonly string[]) => scrubDeletedRows(database, tables);
+  admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh, scrub }));
   app.route('/api/v1/admin', admin);
 
   app.route('/', sdkRoute());
   app.route('/', healthRoutes(database));
+  // Metrics tell how busy the collector is and how often lookups hit: a read or admin key, as Prometheus sends it.
+  app.use('/metrics', requireApiKey({ keys }));
   app.route('/', metricsRoutes(metrics));
   openApiDocument(app);
   docsPage(app);

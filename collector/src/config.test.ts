@@ -23,10 +23,18 @@ describe('configuration', () => {
     expect(loadConfig({ [name]: strong })[name as 'WRITE_KEYS']).toEqual([strong]);
   });
 
+  it('adds PERSONAL_DATA_KEYS to the default personal-data keys', () => {
+    expect(loadConfig({}).PERSONAL_DATA_KEYS).toContain('*email');
+    const config = loadConfig({ PERSONAL_DATA_KEYS: 'iban, *taxId, -traits:name' });
+    expect(config.PERSONAL_DATA_KEYS).toEqual(expect.arrayContaining(['*email', 'iban', '*taxId']));
+    expect(config.PERSONAL_DATA_KEYS).not.toContain('traits:name');
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ API_KEYS: 'short' }, 'API_KEYS'],
+    [{ PERSONAL_DATA_KEYS: 'iban, -nickname' }, 'PERSONAL_DATA_KEYS'],
   ])('refuses %j naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(new RegExp(name));
   });

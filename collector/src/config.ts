@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { personalKeyList } from './privacy/personal-keys';
 
 /** The shortest key accepted from the environment: a key is the only thing that lets a caller in. */
 export const MIN_ENVIRONMENT_KEY_LENGTH = 24;
@@ -38,8 +39,24 @@ const ConfigSchema = z.object({
   ENCRYPTION_KEY: z.string().min(1).optional(),
   /** HMAC key of the blind index used to look up encrypted identities. Unset: kept in DATA_DIR/secrets.json. */
   BLIND_INDEX_KEY: z.string().min(1).optional(),
-  /** What ingestion keeps of IP addresses: all of it, without the last octet / 80 bits, or nothing. */
+  /**
+   * What ingestion keeps of IP addresses and user agents: all of it; the network (IPv4 without the
+   * last octet, IPv6 without the last 80 bits) and the parsed device, browser and OS without the raw
+   * user agent; or nothing.
+   */
   IP_MODE: z.enum(['keep', 'truncate', 'drop']).default('keep'),
+  /** Property and trait names treated as personal data, added to the defaults (`-name` removes one): see personal-keys.ts. */
+  PERSONAL_DATA_KEYS: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      try {
+        return personalKeyList(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Requests per second each key may make; over it the answer is 429 with Retry-After. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(1000),
   /**

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import { openDatabase } from './db/client';
+import { ensurePrivateDir } from './db/private-dir';
+import { errorSummary, stackOf } from './http/errors';
 import { sharedRequestDecoder } from './ingest/request-decoder';
 import { loadKeyring } from './privacy/keyring';
 import { startRetention } from './privacy/retention';
@@ -18,10 +19,11 @@ async function main() {
     console.error((e as Error).message);
     process.exit(1);
   }
+  // Before anything is written there: PGlite's files, the generated keys and the audit journal.
+  ensurePrivateDir(config.DATA_DIR);
   const database = await openDatabase(config);
   await database.migrate();
   const keyring = loadKeyring(config, (line) => console.log(line));
-  mkdirSync(config.DATA_DIR, { recursive: true });
   const app = createApp({ database, config, keyring, auditJournalPath: join(config.DATA_DIR, 'audit-journal.ndjson') });
   const recovered = await app.audit.recover();
   if (recovered) console.log(`Audit trail: stored ${recovered} entries journaled before the last stop`);
@@ -64,6 +66,6 @@ async function main() {
 }
 
 main().catch((e) => {
-  console.error(e);
+  console.error(`The collector could not start: ${errorSummary(e)}${stackOf(e)}`);
   process.exit(1);
 });

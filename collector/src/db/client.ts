@@ -11,6 +11,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { type DatabaseHealth, type HealthOptions, PostgresHealth, pgliteHealth } from './database-health';
 import { PostgresSockets } from './postgres-sockets';
+import { ensurePrivateDir } from './private-dir';
 import * as schema from './schema';
 
 /** The one database type the rest of the collector uses, whichever driver is underneath. */
@@ -36,10 +37,14 @@ export interface Database {
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
 
-/** Embedded PGlite kept in `dataDir` (in memory when `dataDir` is undefined). */
+/** Embedded PGlite kept in `dataDir` (in memory when `dataDir` is undefined), a directory only this user can enter. */
 export async function openPglite(dataDir?: string): Promise<Database> {
+  if (dataDir) ensurePrivateDir(dataDir);
   const client = dataDir ? new PGlite(dataDir) : new PGlite();
   await client.waitReady;
+  // Old WAL segments are deleted, not renamed for reuse with their contents: after a deletion
+  // (scrub-deleted-rows.ts) no WAL file may still hold the deleted rows.
+  if (dataDir) await client.exec('set wal_recycle = off');
   const db = drizzlePglite(client, { schema });
   return {
     db: db as unknown as Db,

@@ -410,7 +410,7 @@ export const regulations = pgTable(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     regulationType: regulationType('regulation_type').notNull(),
-    /** The customer the request named (kept as a plain ID: the customer row itself may be deleted). */
+    /** The customer the request named; after a deletion, its tombstone (privacy/tombstone.ts), not its ID. */
     customerId: uuid('customer_id'),
     identityType: identityType('identity_type'),
     /** A keyed hash of the identity the request named, never the value itself. */

@@ -16,7 +16,8 @@ import { traitIdentifiers } from '../ingest/carried-identifiers';
 import { toIngestBatch } from '../ingest/ingest-batch';
 import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
-import { sealNestedTraits } from '../privacy/personal-data';
+import { applyIpMode, contextUnderIpMode, type IpMode, keepsDevice, keepsRawUserAgent } from '../privacy/ip-mode';
+import { sealPersonalData } from '../privacy/personal-data';
 import type { SuppressionList } from '../privacy/suppression-list';
 import { requireCustomer } from '../profiles/require-customer';
 import { eventsOfCustomer, newestEventsOfCustomer } from './customer-events';
@@ -67,21 +68,32 @@ const recentRoute = createRoute({
 export interface EventsRoutesDeps {
   db: Db;
   writer: BatchWriter;
+  /** Seals the personal data of tracked events. */
   keyring: Keyring;
   /** Identifiers whose events are not stored. */
   suppressions: Pick<SuppressionList, 'suppresses'>;
   /** Country assumed for phone numbers in `context.traits` written without a country code. */
   defaultPhoneCountry: string;
+  /** What to keep of IP addresses and user agents (default: all). */
+  ipMode?: IpMode;
 }
 
 /** The product spec's event endpoints under `/api/v1/cdp`. */
-export function eventsRoutes({ db, writer, keyring, suppressions, defaultPhoneCountry }: EventsRoutesDeps) {
+export function eventsRoutes({
+  db,
+  writer,
+  keyring,
+  suppressions,
+  defaultPhoneCountry,
+  ipMode = 'keep',
+}: EventsRoutesDeps) {
   return cdpRouter()
     .openapi(trackRoute, async (c) => {
       const e = c.req.valid('json');
       if (e.customerId) await requireCustomer(db, e.customerId);
       const receivedAt = new Date();
-      const device = e.userAgent ? parseUserAgent(e.userAgent) : null;
+      const keepDevice = keepsDevice(ipMode);
+      const device = e.userAgent && keepDevice ? parseUserAgent(e.userAgent) : null;
       const messageId = e.messageId ?? crypto.randomUUID();
       // A suppressed person's event (by customer, anonymous ID, or an email or phone of `context.traits`)
       // is answered like any other, as on the tracking routes, and not stored.
@@ -102,21 +114,21 @@ export function eventsRoutes({ db, writer, keyring, suppressions, defaultPhoneCo
               event_type: e.eventType,
               event_name: e.eventName,
               event_category: e.eventCategory ?? null,
-              properties: e.properties ?? {},
-              context: sealNestedTraits(keyring, e.context ?? {}),
+              properties: sealPersonalData(keyring, e.properties ?? {}),
+              context: sealPersonalData(keyring, contextUnderIpMode(e.context ?? {}, ipMode)),
               timestamp: (e.timestamp ?? receivedAt).toISOString(),
               original_timestamp: e.timestamp?.toISOString() ?? null,
               sent_at: null,
               received_at: receivedAt.toISOString(),
-              device_type: e.deviceType ?? device?.deviceType ?? null,
-              browser: e.browser ?? device?.browser ?? null,
-              os: e.os ?? device?.os ?? null,
-              ip_address: e.ipAddress ?? null,
-              user_agent: e.userAgent ?? null,
+              device_type: keepDevice ? (e.deviceType ?? device?.deviceType ?? null) : null,
+              browser: keepDevice ? (e.browser ?? device?.browser ?? null) : null,
+              os: keepDevice ? (e.os ?? device?.os ?? null) : null,
+              ip_address: applyIpMode(e.ipAddress ?? null, ipMode),
+              user_agent: keepsRawUserAgent(ipMode) ? (e.userAgent ?? null) : null,
               country: e.country ?? null,
               region: e.region ?? null,
               city: e.city ?? null,
-              metadata: sealNestedTraits(keyring, e.metadata ?? null),
+              metadata: sealPersonalData(keyring, e.metadata ?? null),
             },
           },
         ]),

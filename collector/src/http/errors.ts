@@ -99,10 +99,55 @@ export function errorResponse(err: unknown, c: Context) {
       503,
     );
   }
-  console.error(err);
+  // The route's pattern, not its path: a path holds customer IDs and trait keys.
+  console.error(`internal error on ${c.req.method} ${c.req.routePath}: ${errorSummary(err)}${stackOf(err)}`);
   return c.json({ error: { code: 'internal', message: 'Internal server error' } }, 500);
 }
 
-/** One line for logs: a driver error's own message rather than Drizzle's whole query and parameters. */
-export const errorSummary = (e: unknown): string =>
-  String((e as { cause?: { message?: unknown } })?.cause?.message ?? (e as Error)?.message ?? e).slice(0, 300);
+/** A quoted value in a message: PostgreSQL quotes the input it refuses, and JSON.parse the text it could not read. */
+const QUOTED = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g;
+
+/** The fields of PostgreSQL errors (postgres.js and PGlite spellings) that name the schema, never a value. */
+const SCHEMA_FIELDS = [
+  ['table', 'table_name', 'table'],
+  ['column', 'column_name', 'column'],
+  ['constraint', 'constraint_name', 'constraint'],
+] as const;
+
+/**
+ * One line for logs that holds no personal data: the error's kind, PostgreSQL's code and the table,
+ * column and constraint it names, and the database's own message with every quoted value masked.
+ * Never Drizzle's message (it lists the query's parameters), PostgreSQL's `detail` (the refused row's
+ * values) or anything quoted from a request: logs are kept and shipped where personal data must not go.
+ */
+export function errorSummary(e: unknown): string {
+  if (!(e instanceof Error)) return typeof e === 'string' ? e.replace(QUOTED, '"…"').slice(0, 300) : typeof e;
+  // Drizzle wraps the driver's error: its cause says what the database refused.
+  const cause = (e as { cause?: unknown }).cause;
+  const inner = cause instanceof Error ? cause : e;
+  const fields = inner as unknown as Record<string, unknown>;
+  const code = [...errorCodes(e)][0];
+  const schema = SCHEMA_FIELDS.flatMap(([label, ...names]) => {
+    const value = names.map((n) => fields[n]).find((v) => typeof v === 'string' && v);
+    return value ? [`${label} ${value}`] : [];
+  });
+  const message = inner === e && e.message.startsWith('Failed query:') ? 'query failed' : inner.message;
+  const details = [code && `code ${code}`, ...schema].filter(Boolean).join(', ');
+  return `${e.name}: ${message.replace(QUOTED, '"…"').slice(0, 300)}${details ? ` (${details})` : ''}`;
+}
+
+/**
+ * Where an error was thrown: its stack's frames. The message that heads the stack is cut off first,
+ * whole: a value in it could hold a line that looks like a frame.
+ */
+export function stackOf(e: unknown): string {
+  if (!(e instanceof Error) || !e.stack) return '';
+  const head = e.message ? `${e.name}: ${e.message}` : e.name;
+  if (!e.stack.startsWith(head)) return '';
+  const frames = e.stack
+    .slice(head.length)
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, 12);
+  return frames.length ? `\n${frames.join('\n')}` : '';
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
-import { useApp } from '../../test/harness';
+import { basicAuth, useApp, WRITE_KEY } from '../../test/harness';
 import { newCustomer } from '../../test/profile-fixtures';
 
 /** The value of one sample line of the Prometheus text format, or undefined. */
@@ -12,11 +12,25 @@ const sample = (text: string, line: string) => {
 describe.each(testDatabases)('Prometheus metrics on $name', (db) => {
   const h = useApp(db);
   const scrape = async () => {
-    const res = await h.call('GET', '/metrics', undefined, null);
+    const res = await h.call('GET', '/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/plain');
     return res.text();
   };
+
+  it('answers only a read or admin key, as Prometheus sends it (Authorization: Bearer)', async () => {
+    const none = await h.call('GET', '/metrics', undefined, null);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Bearer');
+    expect((await none.json()).error.code).toBe('unauthorized');
+    expect((await h.call('GET', '/metrics', undefined, 'Bearer sk_not_a_key_at_all')).status).toBe(401);
+    expect((await h.call('GET', '/metrics', undefined, basicAuth(WRITE_KEY))).status).toBe(403);
+    const created = await h.call('POST', '/api/v1/admin/keys', { kind: 'read', name: 'prometheus' });
+    const { secret } = await created.json();
+    const read = await h.call('GET', '/metrics', undefined, `Bearer ${secret}`);
+    expect(read.status).toBe(200);
+    expect(await read.text()).toContain('tributary_events_accepted_total');
+  });
 
   it('counts accepted events and their processing latency', async () => {
     const before = sample(await scrape(), 'tributary_events_accepted_total') ?? 0;

@@ -55,7 +55,7 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** `GET /metrics` in Prometheus' text format. */
+/** `GET /metrics` in Prometheus' text format (app.ts puts it behind a read or admin key). */
 export function metricsRoutes(metrics: Metrics) {
   return new Hono().get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);

@@ -5,6 +5,7 @@ import { customerIdentities } from '../db/schema';
 import { HttpError } from '../http/errors';
 import type { Keyring } from '../privacy/encryption';
 import { identityMatches, storedIdentity } from '../privacy/identity-lookup';
+import { sealMetadata } from '../privacy/personal-data';
 import { lockCustomer } from '../profiles/lock-customer';
 import type { IdentityRecord } from './identity-response';
 import { parseIdentityValue } from './parse-identity';
@@ -42,7 +43,7 @@ export async function createIdentity(
         isPrimary: body.isPrimary ?? false,
         verifiedAt: body.verifiedAt ?? null,
         provider: body.provider ?? 'api',
-        metadata: body.metadata ?? null,
+        metadata: sealMetadata(options.keyring, body.metadata),
       })
       .onConflictDoNothing({ target: [customerIdentities.identityType, customerIdentities.valueHash] })
       .returning();
@@ -63,7 +64,7 @@ export async function createIdentity(
         ...(body.isPrimary !== undefined ? { isPrimary: body.isPrimary } : {}),
         ...(body.verifiedAt ? { verifiedAt: body.verifiedAt } : {}),
         ...(body.provider ? { provider: body.provider } : {}),
-        ...(body.metadata ? { metadata: body.metadata } : {}),
+        ...(body.metadata ? { metadata: sealMetadata(options.keyring, body.metadata) } : {}),
         updatedAt: new Date(),
       })
       .where(eq(customerIdentities.id, existing.id))

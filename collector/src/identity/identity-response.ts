@@ -2,6 +2,7 @@ import type { CdpIdentity } from '@tributary/spec';
 import type { customerIdentities } from '../db/schema';
 import type { Keyring } from '../privacy/encryption';
 import { identityValueOf, PII_IDENTITY_TYPES } from '../privacy/identity-lookup';
+import { openMetadata } from '../privacy/personal-data';
 
 export type IdentityRecord = typeof customerIdentities.$inferSelect;
 
@@ -14,6 +15,7 @@ export function toIdentityResponse(i: IdentityRecord, keyring: Keyring): CdpIden
   return {
     ...rest,
     identityValue: PII_IDENTITY_TYPES.has(i.identityType) ? identityValueOf(keyring, i.identityValue) : i.identityValue,
+    metadata: openMetadata(keyring, i.metadata),
     verifiedAt: i.verifiedAt?.toISOString() ?? null,
     createdAt: i.createdAt.toISOString(),
     updatedAt: i.updatedAt.toISOString(),

@@ -8,6 +8,7 @@ const reviveKeyring = (k: Keyring): Keyring => ({
   current: { id: k.current.id, key: Buffer.from(k.current.key) },
   all: new Map([...k.all].map(([id, key]) => [id, Buffer.from(key)])),
   blindIndexKey: Buffer.from(k.blindIndexKey),
+  personalKeys: k.personalKeys,
 });
 
 parentPort?.on('message', ({ id, input }: { id: number; input: DecodeInput }) => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { eventTypeFor, type SegmentCall } from '@tributary/spec';
-import type { Keyring } from '../privacy/encryption';
-import { applyIpMode, type IpMode } from '../privacy/ip-mode';
-import { sealNestedTraits } from '../privacy/personal-data';
+import { type Keyring, sealJson } from '../privacy/encryption';
+import { applyIpMode, type IpMode, keepsDevice, keepsRawUserAgent } from '../privacy/ip-mode';
+import { sealPersonalData } from '../privacy/personal-data';
 import { carriedIdentifiers } from './carried-identifiers';
 import { correctTimestamp } from './clock-skew';
 import type { EventRow, LinkOp } from './event-row';
@@ -14,9 +14,9 @@ export interface RequestInfo {
   ip: string | null;
   /** The request's User-Agent, used when the event does not carry `context.userAgent`. */
   userAgent: string | null;
-  /** What to keep of IP addresses (default: all). */
+  /** What to keep of IP addresses and user agents (default: all). */
   ipMode?: IpMode;
-  /** Seals the personal data in the traits events carry (identify/group `traits`, `context.traits`). */
+  /** Seals the personal data events carry (properties, context, metadata; its list of personal keys too). */
   keyring: Keyring;
   /** Country assumed for phone numbers in traits written without a country code. */
   defaultPhoneCountry?: string;
@@ -77,6 +77,16 @@ const sentAtMemo = lastDateMemo<string>();
 const receivedAtMemo = lastDateMemo<Date>();
 
 /**
+ * An event's metadata (the call's other fields: identify and group `traits`, alias `previousId` ...)
+ * as stored: personal data sealed, and the previous ID, an identifier of the person, sealed whole.
+ */
+function sealMetadataOf(keyring: Keyring, metadata: Record<string, unknown>) {
+  const sealed = sealPersonalData(keyring, metadata);
+  if (typeof sealed.previousId === 'string') sealed.previousId = sealJson(keyring, sealed.previousId);
+  return sealed;
+}
+
+/**
  * A validated Segment call, enriched, as an event row plus the identity work it implies and the
  * identifiers it carries beyond its userId and anonymousId (for the suppression check).
  */
@@ -84,13 +94,18 @@ export function normalizeCall(
   call: SegmentCall,
   req: RequestInfo,
 ): { row: EventRow; link: LinkOp | null; identifiers: string[] | null } {
-  // Only traits objects are touched, and only their personal-data keys: the common event costs nothing.
-  const context: Record<string, unknown> = sealNestedTraits(req.keyring, { ...call.context });
-  const ip = applyIpMode(str(context.ip) ?? req.ip, req.ipMode ?? 'keep');
-  const userAgent = str(context.userAgent) ?? req.userAgent;
+  const ipMode = req.ipMode ?? 'keep';
+  const context: Record<string, unknown> = { ...call.context };
+  const ip = applyIpMode(str(context.ip) ?? req.ip, ipMode);
   if (ip) context.ip = ip;
   else delete context.ip;
-  const device = userAgent ? parseUserAgent(userAgent) : null;
+  const sentUserAgent = str(context.userAgent) ?? req.userAgent;
+  const device = sentUserAgent && keepsDevice(ipMode) ? parseUserAgent(sentUserAgent) : null;
+  const userAgent = keepsRawUserAgent(ipMode) ? sentUserAgent : null;
+  if (!userAgent) {
+    if ('userAgent' in context) delete context.userAgent;
+    if ('userAgentData' in context) delete context.userAgentData;
+  }
   const received = receivedAtMemo(req.receivedAt, (d) => d.getTime());
   const sent = call.sentAt ? sentAtMemo(call.sentAt, Date.parse) : undefined;
   const original = call.originalTimestamp ?? call.timestamp;
@@ -109,7 +124,7 @@ export function normalizeCall(
   const userId = call.userId ?? null;
   const anonymousId = call.anonymousId ?? null;
   const hasProperties = call.type === 'track' || call.type === 'page' || call.type === 'screen';
-  const properties = hasProperties ? (call.properties ?? {}) : {};
+  const properties = hasProperties && call.properties ? sealPersonalData(req.keyring, call.properties) : {};
   const category = call.type === 'page' || call.type === 'screen' ? (call.category ?? null) : null;
   const sessionId = context.sessionId;
 
@@ -124,7 +139,8 @@ export function normalizeCall(
     event_name: eventNameOf(call),
     event_category: category,
     properties,
-    context,
+    // Only personal-data keys are sealed, copying what holds one: the common event costs a key scan.
+    context: sealPersonalData(req.keyring, context),
     timestamp: timestampIso,
     original_timestamp:
       originalMs === undefined ? null : originalMs === timestamp ? timestampIso : new Date(originalMs).toISOString(),
@@ -138,7 +154,7 @@ export function normalizeCall(
     country: null,
     region: null,
     city: null,
-    metadata: metadata && sealNestedTraits(req.keyring, metadata),
+    metadata: metadata && sealMetadataOf(req.keyring, metadata),
   };
 
   let link: LinkOp | null = null;

@@ -4,6 +4,7 @@ import { testDatabases } from '../../test/databases';
 import { API_KEY, basicAuth, type Json, useApp, WRITE_KEY } from '../../test/harness';
 import { queryRows } from '../db/client';
 import { customerEvents } from '../db/schema';
+import { openPersonalData } from '../privacy/personal-data';
 
 const IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
@@ -34,7 +35,11 @@ describe.each(testDatabases)('tracking API on $name', (db) => {
     expect(row?.eventType).toBe(eventType);
     expect(row?.eventName).toBe(eventName);
     if (type === 'group') expect(row?.metadata).toMatchObject({ groupId: 'acme', traits: { size: 10 } });
-    if (type === 'alias') expect(row?.metadata).toMatchObject({ previousId: 'old-id' });
+    if (type === 'alias') {
+      // The previous ID names the person: it is stored sealed, and opened on read.
+      expect(row?.metadata?.previousId).toMatch(/^enc:/);
+      expect(openPersonalData(h.app.keyring, row?.metadata)).toMatchObject({ previousId: 'old-id' });
+    }
     if (type === 'page') expect(row?.eventCategory).toBe('Docs');
   });
 

@@ -19,7 +19,7 @@ import {
   RetentionRun,
   SetRetentionBody,
 } from '@tributary/spec';
-import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, inArray, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { auditLog, regulations, retentionPolicies } from '../db/schema';
 import { notFound } from '../http/errors';
@@ -29,9 +29,10 @@ import type { AuditTrail } from './audit-trail';
 import type { Keyring } from './encryption';
 import { exportCustomer } from './export-customer';
 import type { KeyStore, ListedKey } from './keys';
-import { applyRegulation, regulationChanges } from './regulations';
+import { applyRegulation, type Erasure, regulationChanges } from './regulations';
 import { runRetention } from './retention';
 import type { RevocationChange } from './revocation-feed';
+import { tombstoneOf } from './tombstone';
 
 const tags = ['Admin'];
 const errors = { 400: jsonContent(ErrorBody, 'Invalid request'), 404: jsonContent(ErrorBody, 'Not found') };
@@ -62,10 +63,16 @@ export interface AdminRoutesDeps {
   audit: AuditTrail;
   /** Brings this process's copies up to date after a change (the same as a notice from another process). */
   refresh: (change: RevocationChange) => Promise<void> | void;
+  /** After a deletion, makes the deleted rows leave the database's files (PGlite; see scrubDeletedRows). */
+  scrub?: (tables: readonly string[]) => Promise<void>;
 }
 
 /** `/api/v1/admin`: keys, the audit trail, privacy regulations and retention. Admin keys only. */
-export function adminRoutes({ db, keys, keyring, audit, refresh }: AdminRoutesDeps) {
+export function adminRoutes({ db, keys, keyring, audit, refresh, scrub }: AdminRoutesDeps) {
+  const afterDeletion = async ({ tombstones, tables }: Erasure) => {
+    await audit.forget(tombstones);
+    await scrub?.(tables);
+  };
   return cdpRouter()
     .openapi(
       createRoute({
@@ -140,7 +147,8 @@ export function adminRoutes({ db, keys, keyring, audit, refresh }: AdminRoutesDe
         await audit.flush();
         const where: SQL[] = [];
         if (q.keyId) where.push(eq(auditLog.keyId, q.keyId));
-        if (q.customerId) where.push(eq(auditLog.customerId, q.customerId));
+        // A deleted customer's entries carry its tombstone: whoever knows the ID still finds them.
+        if (q.customerId) where.push(inArray(auditLog.customerId, [q.customerId, tombstoneOf(keyring, q.customerId)]));
         if (q.action) where.push(eq(auditLog.action, q.action));
         if (q.outcome) where.push(eq(auditLog.outcome, q.outcome));
         if (q.from) where.push(gte(auditLog.at, q.from));
@@ -165,7 +173,7 @@ export function adminRoutes({ db, keys, keyring, audit, refresh }: AdminRoutesDe
       }),
       async (c) => {
         const request = c.req.valid('json');
-        const regulation = await applyRegulation(db, keyring, request, c.get('key').id);
+        const regulation = await applyRegulation(db, keyring, request, c.get('key').id, { afterDeletion });
         // In effect in this process before the answer; the others hear of it (revocation-feed.ts).
         for (const change of regulationChanges(request.regulationType)) await refresh(change);
         return c.json(regulationInfo(regulation), 201);

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import type { Db } from '../db/client';
+import type { Db, Tx } from '../db/client';
 import { auditLog } from '../db/schema';
 import type { AuthEnv } from '../http/auth';
 import { errorSummary } from '../http/errors';
+import type { Keyring } from './encryption';
+import { isTombstone, type Tombstones, tombstoneOf, withTombstones } from './tombstone';
 
 type AuditEntry = typeof auditLog.$inferInsert;
 
@@ -27,6 +30,59 @@ export interface AuditTrailOptions {
    * the answer and the database write loses nothing: `recover()` replays it at the next start.
    */
   journalPath?: string;
+  /**
+   * Writes an entry that names a deleted customer with the customer's tombstone instead of the ID
+   * (see `tombstoneOf`), whichever process recorded it and whenever. Without it entries are written as recorded.
+   */
+  keyring?: Keyring;
+}
+
+/**
+ * Entries as the database stores them. An entry naming a deleted customer gets the customer's
+ * tombstone: the customer is known to be deleted when a regulation or an earlier entry names its
+ * tombstone. The same statement decides and inserts, and a deletion holds a lock on audit_log until
+ * it commits (tombstoneAuditRows): every entry, from any process, is updated by it or inserted after it.
+ */
+async function insertEntries(db: Db, entries: AuditEntry[], keyring: Keyring | undefined) {
+  if (!keyring) {
+    await db.insert(auditLog).values(entries).onConflictDoNothing({ target: auditLog.entryId });
+    return;
+  }
+  const rows = entries.map((e) => {
+    const tombstone = e.customerId && !isTombstone(e.customerId) ? tombstoneOf(keyring, e.customerId) : null;
+    const endpoint =
+      tombstone && e.customerId
+        ? withTombstones(e.endpoint, new Map([[e.customerId.toLowerCase(), tombstone]]))
+        : e.endpoint;
+    return { ...e, tombstone, tombstonedEndpoint: endpoint };
+  });
+  await db.execute(sql`
+    insert into audit_log (entry_id, key_id, action, customer_id, method, endpoint, status, outcome, at)
+    select e."entryId", e."keyId", e.action, case when g.gone then e.tombstone else e."customerId" end, e.method,
+      case when g.gone then e."tombstonedEndpoint" else e.endpoint end, e.status, e.outcome, e.at
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as e(
+      "entryId" uuid, "keyId" text, action text, "customerId" uuid, tombstone uuid, method text, endpoint text,
+      "tombstonedEndpoint" text, status integer, outcome text, at timestamptz)
+    cross join lateral (select e.tombstone is not null
+      and (exists (select 1 from regulations r where r.customer_id = e.tombstone)
+        or exists (select 1 from audit_log a where a.customer_id = e.tombstone)) as gone) g
+    on conflict (entry_id) do nothing`);
+}
+
+/**
+ * The audit rows naming deleted customers, with their tombstones instead (the ID in the endpoint
+ * too). Inside the deletion's transaction it first locks audit_log against inserts until the commit:
+ * an entry written meanwhile by any process would otherwise keep the ID.
+ */
+export async function tombstoneAuditRows(db: Db | Tx, tombstones: Tombstones, options: { lock?: boolean } = {}) {
+  if (!tombstones.size) return;
+  if (options.lock) await db.execute(sql`lock table audit_log in share row exclusive mode`);
+  const pairs = [...tombstones].map(([id, tombstone]) => ({ id, tombstone }));
+  await db.execute(sql`
+    update audit_log a set customer_id = t.tombstone,
+      endpoint = regexp_replace(a.endpoint, t.id::text, t.tombstone::text, 'gi')
+    from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as t(id uuid, tombstone uuid)
+    where a.customer_id = t.id`);
 }
 
 /**
@@ -37,14 +93,19 @@ export interface AuditTrailOptions {
  */
 export class AuditTrail {
   readonly #db: Db;
-  readonly #options: Required<AuditTrailOptions>;
+  readonly #options: Required<Omit<AuditTrailOptions, 'keyring'>>;
+  readonly #keyring: Keyring | undefined;
   #buffer: AuditEntry[] = [];
+  /** The entries of the write under way. */
+  #writing: AuditEntry[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
   constructor(db: Db, options: AuditTrailOptions = {}) {
     this.#db = db;
-    this.#options = { flushIntervalMs: 500, maxBuffered: 500, journalPath: '', ...options };
+    const { keyring, ...rest } = options;
+    this.#options = { flushIntervalMs: 500, maxBuffered: 500, journalPath: '', ...rest };
+    this.#keyring = keyring;
   }
 
   record(fields: Omit<AuditEntry, 'entryId'>) {
@@ -55,7 +116,8 @@ export class AuditTrail {
       entryId: randomUUID(),
     };
     // Synchronous: once the request answers, the entry is in the operating system's hands.
-    if (this.#options.journalPath) appendFileSync(this.#options.journalPath, `${JSON.stringify(entry)}\n`);
+    if (this.#options.journalPath)
+      appendFileSync(this.#options.journalPath, `${JSON.stringify(entry)}\n`, { mode: 0o600 });
     this.#buffer.push(entry);
     if (this.#buffer.length >= this.#options.maxBuffered) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#options.flushIntervalMs);
@@ -78,9 +140,10 @@ export class AuditTrail {
     const journal = this.#options.journalPath;
     const pending = journal && `${journal}.${randomUUID()}.flushing`;
     if (journal && pending && existsSync(journal)) renameSync(journal, pending);
+    this.#writing = entries;
     this.#flushing = (async () => {
       try {
-        await this.#db.insert(auditLog).values(entries).onConflictDoNothing({ target: auditLog.entryId });
+        await insertEntries(this.#db, entries, this.#keyring);
         if (pending) rmSync(pending, { force: true });
       } catch (e) {
         // Kept, in order, for the next attempt: the trail must not lose an entry to a database hiccup.
@@ -89,23 +152,53 @@ export class AuditTrail {
         console.error(`audit trail: writing ${entries.length} entries failed, will retry: ${errorSummary(e)}`);
       } finally {
         this.#flushing = undefined;
+        this.#writing = [];
       }
     })();
     await this.#flushing;
   }
 
-  /** Stores what a crashed process left in its journal files (idempotent: entry IDs are unique). */
-  async recover(): Promise<number> {
+  /**
+   * After a deletion: the entries naming the deleted customers, wherever they are, get the tombstones
+   * instead of the IDs: in the buffer, in the write under way, in the journal files, and in the
+   * database once that write is done (the deletion's own update may have run before it).
+   */
+  async forget(tombstones: Tombstones): Promise<void> {
+    if (!tombstones.size) return;
+    for (const entry of [...this.#buffer, ...this.#writing]) {
+      const tombstone = entry.customerId && tombstones.get(entry.customerId.toLowerCase());
+      if (tombstone) entry.customerId = tombstone;
+      entry.endpoint = withTombstones(entry.endpoint, tombstones);
+    }
+    // Synchronous, like record(): no line can be appended between the read and the write.
+    for (const file of this.#journalFiles()) {
+      const text = readFileSync(file, 'utf8');
+      const rewritten = withTombstones(text, tombstones);
+      if (rewritten === text) continue;
+      const next = `${file}.${randomUUID()}.rewrite`;
+      writeFileSync(next, rewritten, { mode: 0o600 });
+      renameSync(next, file);
+    }
+    await this.#flushing;
+    await tombstoneAuditRows(this.#db, tombstones);
+  }
+
+  /** The journal file and the ones set aside by writes under way, rewrites, or a crash. */
+  #journalFiles(): string[] {
     const journal = this.#options.journalPath;
-    if (!journal) return 0;
+    if (!journal) return [];
     const dir = dirname(journal);
-    const files = existsSync(dir)
+    return existsSync(dir)
       ? readdirSync(dir)
           .filter((f) => f.startsWith(basename(journal)))
           .map((f) => join(dir, f))
       : [];
+  }
+
+  /** Stores what a crashed process left in its journal files (idempotent: entry IDs are unique). */
+  async recover(): Promise<number> {
     let stored = 0;
-    for (const file of files) {
+    for (const file of this.#journalFiles()) {
       const entries = readFileSync(file, 'utf8')
         .split('\n')
         .filter(Boolean)
@@ -117,12 +210,8 @@ export class AuditTrail {
             return []; // a line cut short by the crash
           }
         });
-      for (let i = 0; i < entries.length; i += 500) {
-        await this.#db
-          .insert(auditLog)
-          .values(entries.slice(i, i + 500))
-          .onConflictDoNothing({ target: auditLog.entryId });
-      }
+      for (let i = 0; i < entries.length; i += 500)
+        await insertEntries(this.#db, entries.slice(i, i + 500), this.#keyring);
       stored += entries.length;
       rmSync(file, { force: true });
     }

@@ -257,6 +257,267 @@ describe.each(testDatabases)('personal data at rest on $name', (db) => {
   });
 });
 
+describe.each(testDatabases)('personal data under any key name, at any depth, on $name', (db) => {
+  const h = useApp(db);
+  const api = (path: string, init?: { method: string; body: unknown }) =>
+    body(h.call(init?.method ?? 'GET', `/api/v1/cdp${path}`, init?.body));
+
+  it('a dump holds none of the personal data of properties, context, metadata, previousId, consent and trait metadata, while the API opens it', async () => {
+    const ada = uid('ada');
+    const anon = uid('anon');
+    const previousId = uid('previous-id-pv8');
+    const sent = {
+      emailAddress: 'Addr.Key.Ea1@Mail.Example',
+      workEmail: 'Work.Key.We2@Corp.Example',
+      mobileNumber: '+1 646 555 0143',
+      arrayEmail: 'Nested.Array.Na3@Mail.Example',
+      objectEmail: 'Nested.Obj.No4@Mail.Example',
+      propertyEmail: 'Prop.Ep5@Mail.Example',
+      deepEmail: 'Deep.Prop.Dp6@Mail.Example',
+      contextWorkEmail: 'Ctx.Work.Cw7@Mail.Example',
+      consentNote: 'Consent Meta Note Cm9',
+      traitNote: 'Trait Meta Note Tm1',
+      cdpEmail: 'Cdp.Track.Ct2@Mail.Example',
+      identityNote: 'Identity Meta Note Im3',
+    };
+    const needles = [
+      ...Object.values(sent),
+      '6465550143',
+      'Surnamexv',
+      'Difference Engine Street',
+      'Firstqz',
+      'Fullnameqk',
+      'Groupmail.Gm4@Company.Example',
+    ];
+    // Values that are no personal data by their key: stored as sent, so segment rules can use them.
+    const controls = ['plan-plain-control2', 'Plain Product Name Control', 'Plain Campaign Control', 'spouse-control'];
+
+    await body(
+      h.send('identify', {
+        userId: ada,
+        anonymousId: anon,
+        traits: {
+          email_address: sent.emailAddress,
+          workEmail: sent.workEmail,
+          mobileNumber: sent.mobileNumber,
+          surname: 'Surnamexv',
+          contacts: [{ email: sent.arrayEmail, relation: 'spouse-control' }],
+          billing: { email: sent.objectEmail, street: '1 Difference Engine Street' },
+          plan: 'plan-plain-control2',
+        },
+      }),
+    );
+    await body(
+      h.send('batch', {
+        batch: [
+          {
+            type: 'track',
+            userId: ada,
+            event: 'Order Completed',
+            properties: {
+              email: sent.propertyEmail,
+              recipient: { email_address: sent.deepEmail, firstName: 'Firstqz' },
+              products: [{ name: 'Plain Product Name Control', price: 3 }],
+            },
+            context: {
+              traits: { workEmail: sent.contextWorkEmail },
+              campaign: { name: 'Plain Campaign Control' },
+            },
+          },
+          { type: 'alias', userId: ada, previousId },
+          { type: 'group', userId: ada, groupId: 'g2', traits: { Email: 'Groupmail.Gm4@Company.Example' } },
+        ],
+      }),
+    );
+    await h.app.writer.idle();
+    const adaId = (await api(`/identity/resolve?identityType=EXTERNAL_ID&identityValue=${ada}`)).customerId;
+    await api(`/consents/${adaId}`, {
+      method: 'POST',
+      body: { consentType: 'MARKETING_EMAIL', granted: true, metadata: { form: 'footer', note: sent.consentNote } },
+    });
+    await api(`/traits/${adaId}`, {
+      method: 'POST',
+      body: { traitKey: 'vip', traitValue: true, traitType: 'PREFERENCE', metadata: { note: sent.traitNote } },
+    });
+    await api(`/identities/${adaId}`, {
+      method: 'POST',
+      body: { identityType: 'DEVICE_ID', identityValue: uid('device'), metadata: { note: sent.identityNote } },
+    });
+    await api('/events/track', {
+      method: 'POST',
+      body: {
+        customerId: adaId,
+        eventType: 'CUSTOM',
+        eventName: 'Cdp Tracked',
+        properties: { email: sent.cdpEmail },
+        metadata: { previousOwner: { fullName: 'Fullnameqk' } },
+      },
+    });
+
+    const dump = (await dumpDatabase(h.database)).toLowerCase();
+    expect(
+      controls.filter((c) => !dump.includes(c.toLowerCase())),
+      'missing from the dump',
+    ).toEqual([]);
+    expect(
+      needles.filter((n) => dump.includes(n.toLowerCase())),
+      'in the dump',
+    ).toEqual([]);
+    // The previous ID is an identity (COOKIE_ID, in plain text like every anonymous ID), but no event shows it.
+    const plainPrevious = await queryRows<{ n: number }>(
+      h.database.db,
+      sql`select count(*)::int as n from customer_events where metadata::text like ${`%${previousId}%`}`,
+    );
+    expect(plainPrevious[0]?.n).toBe(0);
+
+    // Every answer opens it.
+    const traits = Object.fromEntries(
+      ((await api(`/traits/${adaId}?limit=100`)).traits as Json[]).map((t) => [t.traitKey, t]),
+    );
+    expect(traits.email_address?.traitValue).toBe(sent.emailAddress);
+    expect(traits.workEmail?.traitValue).toBe(sent.workEmail);
+    expect(traits.mobileNumber?.traitValue).toBe(sent.mobileNumber);
+    expect(traits.contacts?.traitValue).toEqual([{ email: sent.arrayEmail, relation: 'spouse-control' }]);
+    expect(traits.billing?.traitValue).toEqual({ email: sent.objectEmail, street: '1 Difference Engine Street' });
+    expect(traits.vip?.metadata).toEqual({ note: sent.traitNote });
+    expect((await api(`/traits/${adaId}/vip`)).trait.metadata).toEqual({ note: sent.traitNote });
+
+    const events = (await api(`/events?customerId=${adaId}&limit=100`)).events as Json[];
+    const byType = (callType: string) => events.find((e) => e.callType === callType);
+    expect(byType('track')?.properties).toEqual({
+      email: sent.propertyEmail,
+      recipient: { email_address: sent.deepEmail, firstName: 'Firstqz' },
+      products: [{ name: 'Plain Product Name Control', price: 3 }],
+    });
+    expect(byType('track')?.context.traits).toEqual({ workEmail: sent.contextWorkEmail });
+    expect(byType('identify')?.metadata.traits.contacts).toEqual([
+      { email: sent.arrayEmail, relation: 'spouse-control' },
+    ]);
+    expect(byType('alias')?.metadata.previousId).toBe(previousId);
+    expect(byType('group')?.metadata.traits).toEqual({ Email: 'Groupmail.Gm4@Company.Example' });
+    expect(byType('cdp')?.properties).toEqual({ email: sent.cdpEmail });
+    expect(byType('cdp')?.metadata).toEqual({ previousOwner: { fullName: 'Fullnameqk' } });
+    const recent = (await api(`/events/${adaId}/recent?limit=100`)).events as Json[];
+    expect(recent.find((e) => e.callType === 'track')?.properties.email).toBe(sent.propertyEmail);
+
+    const consent = (await api(`/consents/${adaId}/MARKETING_EMAIL`)).consent;
+    expect(consent.metadata).toEqual({ form: 'footer', note: sent.consentNote });
+    const consents = (await api(`/consents/${adaId}`)).consents as Json[];
+    expect(consents.find((c) => c.consentType === 'MARKETING_EMAIL')?.metadata.note).toBe(sent.consentNote);
+    const history = (await api(`/consents/${adaId}/history`)).history as Json[];
+    expect(history[0]?.metadata.note).toBe(sent.consentNote);
+    const identities = (await api(`/identities/${adaId}`)).identities as Json[];
+    expect(identities.find((i) => i.identityType === 'DEVICE_ID')?.metadata).toEqual({ note: sent.identityNote });
+
+    const view = await api(`/customer360/${adaId}`);
+    expect(view.traits.find((t: Json) => t.traitKey === 'workEmail')?.traitValue).toBe(sent.workEmail);
+    expect(view.consents.find((c: Json) => c.consentType === 'MARKETING_EMAIL')?.metadata.note).toBe(sent.consentNote);
+    expect(view.recentEvents.find((e: Json) => e.callType === 'track')?.properties.email).toBe(sent.propertyEmail);
+
+    const exported = await body(h.call('GET', `/api/v1/admin/customers/${adaId}/export`));
+    expect(exported.traits.find((t: Json) => t.traitKey === 'vip')?.metadata).toEqual({ note: sent.traitNote });
+    expect(exported.consents.find((c: Json) => c.consentType === 'MARKETING_EMAIL')?.metadata.note).toBe(
+      sent.consentNote,
+    );
+    expect(exported.consentHistory[0]?.metadata.note).toBe(sent.consentNote);
+    expect(exported.events.find((e: Json) => e.callType === 'track')?.properties.recipient.email_address).toBe(
+      sent.deepEmail,
+    );
+    expect(exported.events.find((e: Json) => e.callType === 'alias')?.metadata.previousId).toBe(previousId);
+  });
+});
+
+const CHROME_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.109 Safari/537.36 Uniq/Xq9';
+const FIREFOX_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0 Uniq/Fz8';
+
+describe.each(testDatabases.flatMap((db) => (['keep', 'truncate', 'drop'] as const).map((mode) => ({ ...db, mode }))))(
+  'IP_MODE=$mode on IP addresses and user agents on $name',
+  (db) => {
+    const h = useApp(db, { IP_MODE: db.mode });
+    const api = (path: string, init?: { method: string; body: unknown }) =>
+      body(h.call(init?.method ?? 'GET', `/api/v1/cdp${path}`, init?.body));
+
+    it('keeps, truncates or drops them wherever they are stored', async () => {
+      const userId = uid('ip-mode');
+      await body(
+        h.send('batch', {
+          batch: [
+            { type: 'identify', userId },
+            {
+              type: 'track',
+              userId,
+              event: 'Browsed',
+              context: {
+                ip: '198.51.100.203',
+                userAgent: CHROME_UA,
+                userAgentData: { brands: [{ brand: 'Chromium', version: '120' }], mobile: false, platform: 'Windows' },
+                // A revocation, which an event may always record (it only restricts).
+                consent: { categoryPreferences: { marketing: false } },
+              },
+            },
+          ],
+        }),
+      );
+      await h.app.writer.idle();
+      const customerId = (await api(`/identity/resolve?identityType=EXTERNAL_ID&identityValue=${userId}`)).customerId;
+      await api(`/consents/${customerId}`, {
+        method: 'POST',
+        body: { consentType: 'DATA_PROCESSING', granted: true, ipAddress: '192.0.2.147' },
+      });
+      await api('/events/track', {
+        method: 'POST',
+        body: { customerId, eventType: 'CUSTOM', eventName: 'Cdp', ipAddress: '203.0.113.219', userAgent: FIREFOX_UA },
+      });
+
+      const dump = await dumpDatabase(h.database);
+      const events = (await api(`/events?customerId=${customerId}&limit=100`)).events as Json[];
+      const track = events.find((e) => e.callType === 'track');
+      const cdp = events.find((e) => e.callType === 'cdp');
+      const consent = (await api(`/consents/${customerId}/DATA_PROCESSING`)).consent;
+      const fromEvent = (await api(`/consents/${customerId}/MARKETING_EMAIL`)).consent;
+
+      if (db.mode === 'keep') {
+        // As sent, in plain text (the README lists them).
+        const plain = ['198.51.100.203', 'Uniq/Xq9', '192.0.2.147', '203.0.113.219', 'Uniq/Fz8'];
+        expect(
+          plain.filter((p) => !dump.includes(p)),
+          'missing from the dump',
+        ).toEqual([]);
+        expect(track).toMatchObject({ ipAddress: '198.51.100.203', userAgent: CHROME_UA, browser: 'Chrome 120' });
+        expect(track.context).toMatchObject({ ip: '198.51.100.203', userAgent: CHROME_UA });
+        expect(cdp).toMatchObject({ ipAddress: '203.0.113.219', userAgent: FIREFOX_UA, browser: 'Firefox 121' });
+        expect(consent.ipAddress).toBe('192.0.2.147');
+        expect(fromEvent.ipAddress).toBe('198.51.100.203');
+        return;
+      }
+      const gone = ['198.51.100.203', 'Uniq/Xq9', 'userAgentData', '192.0.2.147', '203.0.113.219', 'Uniq/Fz8'];
+      expect(
+        gone.filter((g) => dump.includes(g)),
+        'in the dump',
+      ).toEqual([]);
+      expect(track).toMatchObject({ userAgent: null });
+      expect(track.context).not.toHaveProperty('userAgent');
+      expect(track.context).not.toHaveProperty('userAgentData');
+      expect(cdp).toMatchObject({ userAgent: null });
+      if (db.mode === 'truncate') {
+        // The network, not the host; the browser's family and major version, not its exact build.
+        expect(track).toMatchObject({ ipAddress: '198.51.100.0', browser: 'Chrome 120', os: 'Windows 10' });
+        expect(track.context.ip).toBe('198.51.100.0');
+        expect(cdp).toMatchObject({ ipAddress: '203.0.113.0', browser: 'Firefox 121', deviceType: 'desktop' });
+        expect(consent.ipAddress).toBe('192.0.2.0');
+        expect(fromEvent.ipAddress).toBe('198.51.100.0');
+      } else {
+        expect(track).toMatchObject({ ipAddress: null, browser: null, os: null, deviceType: null });
+        expect(track.context).not.toHaveProperty('ip');
+        expect(cdp).toMatchObject({ ipAddress: null, browser: null, os: null, deviceType: null });
+        expect(consent.ipAddress).toBeNull();
+        expect(fromEvent.ipAddress).toBeNull();
+      }
+    });
+  },
+);
+
 const keyOf = (byte: number) => Buffer.alloc(32, byte).toString('base64');
 const OLD = `old:${keyOf(1)}`;
 const NEW = `new:${keyOf(2)}`;

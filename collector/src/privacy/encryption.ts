@@ -10,6 +10,12 @@ export interface Keyring {
   current: { id: string; key: Buffer };
   all: Map<string, Buffer>;
   blindIndexKey: Buffer;
+  /**
+   * The property and trait names whose values are sealed (`PERSONAL_DATA_KEYS`; personal-keys.ts has
+   * the defaults). Kept with the keys so that every place that seals, the decode worker included,
+   * applies the same list.
+   */
+  personalKeys?: readonly string[];
 }
 
 const PREFIX = 'enc:';

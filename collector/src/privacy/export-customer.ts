@@ -22,7 +22,7 @@ import { toConsentHistoryResponse } from '../profiles/consent-response';
 import { requireCustomer } from '../profiles/require-customer';
 import { toTraitResponse } from '../profiles/trait-response';
 import type { Keyring } from './encryption';
-import { openCustomer, openProfile } from './personal-data';
+import { openCustomer, openMetadata, openProfile } from './personal-data';
 
 /**
  * Everything held about a customer, as JSON: the right of access and of portability (GDPR art. 15
@@ -74,8 +74,8 @@ export async function exportCustomer(db: Db, keyring: Keyring, id: string) {
     profile: profile[0] ? openProfile(keyring, profile[0]) : null,
     identities: identities.map((i) => toIdentityResponse(i, keyring)),
     traits: traits.map((t) => toTraitResponse(t, keyring)),
-    consents,
-    consentHistory: consentHistory.map(toConsentHistoryResponse),
+    consents: consents.map((c) => ({ ...c, metadata: openMetadata(keyring, c.metadata) })),
+    consentHistory: consentHistory.map((h) => toConsentHistoryResponse(h, keyring)),
     segments,
     engagementScore: scores[0] ?? null,
     lifetimeValue: ltv[0] ?? null,

@@ -9,6 +9,10 @@ import { generateKeyMaterial, type Keyring, parseKeyring } from './encryption';
  * command; production sets both variables, from a secret store.
  */
 export function loadKeyring(config: Config, log: (line: string) => void = console.warn): Keyring {
+  return { ...keysOf(config, log), personalKeys: config.PERSONAL_DATA_KEYS };
+}
+
+function keysOf(config: Config, log: (line: string) => void): Keyring {
   if (config.ENCRYPTION_KEY && config.BLIND_INDEX_KEY)
     return parseKeyring(config.ENCRYPTION_KEY, config.BLIND_INDEX_KEY);
   const file = join(config.DATA_DIR, 'secrets.json');

@@ -6,9 +6,11 @@ import { eventsOfCustomer } from '../events/customer-events';
 import { badRequest, notFound } from '../http/errors';
 import { type IdentityType, normalizeIdentity } from '../identity/normalize-identity';
 import { requireCustomer } from '../profiles/require-customer';
+import { tombstoneAuditRows } from './audit-trail';
 import { blindIndex, type Keyring } from './encryption';
 import { findIdentityOwner } from './identity-lookup';
 import { announceRevocation, type RevocationChange } from './revocation-feed';
+import { type Tombstones, tombstoneOf, tombstonesOf } from './tombstone';
 
 export type RegulationType = 'SUPPRESS' | 'SUPPRESS_WITH_DELETE' | 'DELETE_ONLY' | 'UNSUPPRESS';
 
@@ -17,6 +19,19 @@ export interface RegulationRequest {
   customerId?: string | undefined;
   identityType?: IdentityType | undefined;
   identityValue?: string | undefined;
+}
+
+/** What a deletion erased, for the work that follows its commit. */
+export interface Erasure {
+  /** The deleted customers (the one named and those merged into it) and their tombstones. */
+  tombstones: Tombstones;
+  /** The tables rows were deleted from or rewritten in. */
+  tables: string[];
+}
+
+export interface ApplyRegulationOptions {
+  /** Runs after a deletion has committed, before the regulation is answered (audit buffers, VACUUM on PGlite). */
+  afterDeletion?: (erasure: Erasure) => Promise<void>;
 }
 
 interface Subject {
@@ -29,16 +44,26 @@ interface Subject {
  * Carries out a privacy request (Segment's regulation types) in one transaction and records it.
  * Deletion removes every row that belongs to the customer (and to customers merged into it): events,
  * identities, traits, consents and their history, scores, lifetime value, memberships, journey, profile.
- * What stays is the regulation record, which names the customer by ID and holds no personal data.
+ * What stays is the regulation record, which holds no personal data. After a deletion neither it nor
+ * the audit trail names the deleted customers by their IDs: by their tombstones (tombstone.ts).
  */
-export async function applyRegulation(db: Db, keyring: Keyring, request: RegulationRequest, actor: string) {
-  return db.transaction(async (tx) => {
+export async function applyRegulation(
+  db: Db,
+  keyring: Keyring,
+  request: RegulationRequest,
+  actor: string,
+  options: ApplyRegulationOptions = {},
+) {
+  let erasure: Erasure | undefined;
+  const done = await db.transaction(async (tx) => {
     const subject = await resolveSubject(tx, keyring, request);
+    const type = request.regulationType;
+    const deletes = (type === 'SUPPRESS_WITH_DELETE' || type === 'DELETE_ONLY') && !!subject.customerId;
     const [regulation] = await tx
       .insert(regulations)
       .values({
         regulationType: request.regulationType,
-        customerId: subject.customerId,
+        customerId: deletes && subject.customerId ? tombstoneOf(keyring, subject.customerId) : subject.customerId,
         identityType: request.identityType ?? null,
         identityHash: request.identityType ? (subject.identities[0]?.hash ?? null) : null,
         status: 'RUNNING',
@@ -47,7 +72,6 @@ export async function applyRegulation(db: Db, keyring: Keyring, request: Regulat
       .returning();
     if (!regulation) throw new Error('regulation was not recorded');
 
-    const type = request.regulationType;
     if (type === 'SUPPRESS' || type === 'SUPPRESS_WITH_DELETE') {
       if (subject.identities.length) {
         await tx
@@ -66,25 +90,47 @@ export async function applyRegulation(db: Db, keyring: Keyring, request: Regulat
       const bySubject = subject.identities.map((i) =>
         and(eq(suppressions.identityType, i.type), eq(suppressions.identityHash, i.hash)),
       );
-      const earlier = subject.customerId
-        ? tx.select({ id: regulations.id }).from(regulations).where(eq(regulations.customerId, subject.customerId))
+      // A deleted customer's earlier regulations name it by its tombstone.
+      const named = subject.customerId ? [subject.customerId, tombstoneOf(keyring, subject.customerId)] : [];
+      const earlier = named.length
+        ? tx.select({ id: regulations.id }).from(regulations).where(inArray(regulations.customerId, named))
         : undefined;
       const conditions = [...bySubject, ...(earlier ? [inArray(suppressions.regulationId, earlier)] : [])];
       if (conditions.length) await tx.delete(suppressions).where(or(...conditions));
     }
     let deleted: Record<string, number> | null = null;
-    if ((type === 'SUPPRESS_WITH_DELETE' || type === 'DELETE_ONLY') && subject.customerId) {
-      deleted = await deleteCustomerData(tx, subject.customerId);
+    if (deletes && subject.customerId) {
+      const { counts, customerIds } = await deleteCustomerData(tx, subject.customerId);
+      deleted = counts;
+      const tombstones = tombstonesOf(keyring, customerIds);
+      await tx
+        .update(regulations)
+        .set({
+          customerId: sql`(${JSON.stringify(Object.fromEntries(tombstones))}::jsonb ->> ${regulations.customerId}::text)::uuid`,
+        })
+        .where(inArray(regulations.customerId, customerIds));
+      await tombstoneAuditRows(tx, tombstones, { lock: true });
+      erasure = { tombstones, tables: erasedTables(counts) };
     }
     // Every collector process hears of it once this commits (they hold the list, and remembered links).
     for (const change of regulationChanges(type)) await announceRevocation(tx, change);
-    const [done] = await tx
+    const [finished] = await tx
       .update(regulations)
       .set({ status: 'FINISHED', finishedAt: new Date(), deleted })
       .where(eq(regulations.id, regulation.id))
       .returning();
-    return done ?? regulation;
+    return finished ?? regulation;
   });
+  if (erasure) await options.afterDeletion?.(erasure);
+  return done;
+}
+
+/** The tables a deletion wrote to: those it deleted rows from, and the ones it rewrote IDs in. */
+function erasedTables(counts: Record<string, number>): string[] {
+  const emptied = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([name]) => (name === 'events' ? 'customer_events' : name === 'customers' ? 'customers' : `customer_${name}`));
+  return [...new Set([...emptied, 'customers', 'customer_merges', 'regulations', 'audit_log'])];
 }
 
 /** What a regulation of this type changes that collector processes keep copies of. */
@@ -139,8 +185,11 @@ async function identitiesOfCustomer(tx: Tx, customerId: string): Promise<Subject
   return rows.flatMap((r) => (r.hash ? [{ type: r.type, hash: r.hash }] : []));
 }
 
-/** Deletes everything of a customer and of the customers merged into it; returns how many rows of each. */
-async function deleteCustomerData(tx: Tx, customerId: string): Promise<Record<string, number>> {
+/** Deletes everything of a customer and of the customers merged into it; returns how many rows of each, and whose. */
+async function deleteCustomerData(
+  tx: Tx,
+  customerId: string,
+): Promise<{ counts: Record<string, number>; customerIds: string[] }> {
   const [events] = await queryRows<{ n: number }>(
     tx,
     sql`with gone as (delete from customer_events where ${eventsOfCustomer(customerId)} returning 1)
@@ -178,5 +227,5 @@ async function deleteCustomerData(tx: Tx, customerId: string): Promise<Record<st
     .where(or(inArray(customerMerges.sourceCustomerId, ids), inArray(customerMerges.targetCustomerId, ids)));
   const gone = await tx.delete(customers).where(inArray(customers.id, ids)).returning({ id: customers.id });
   counts.customers = gone.length;
-  return counts;
+  return { counts, customerIds: ids };
 }

@@ -1,5 +1,7 @@
 import type { CdpConsent, ConsentHistoryEntry, ConsentType } from '@tributary/spec';
 import type { customerConsentHistory, customerConsents } from '../db/schema';
+import type { Keyring } from '../privacy/encryption';
+import { openMetadata } from '../privacy/personal-data';
 
 export type ConsentRecord = typeof customerConsents.$inferSelect;
 export type ConsentHistoryRecord = typeof customerConsentHistory.$inferSelect;
@@ -8,8 +10,13 @@ export type ConsentHistoryRecord = typeof customerConsentHistory.$inferSelect;
 export const isGranted = (c: Pick<ConsentRecord, 'granted' | 'expiresAt'> | undefined, now = new Date()) =>
   !!c?.granted && (!c.expiresAt || c.expiresAt > now);
 
-/** The current state of one consent type; `row` is undefined when nothing was ever recorded. */
-export function toConsentResponse(type: ConsentType, row: ConsentRecord | undefined, now = new Date()): CdpConsent {
+/** The current state of one consent type, its metadata opened; `row` is undefined when nothing was ever recorded. */
+export function toConsentResponse(
+  type: ConsentType,
+  row: ConsentRecord | undefined,
+  keyring: Keyring,
+  now = new Date(),
+): CdpConsent {
   if (!row) {
     return {
       consentType: type,
@@ -34,12 +41,12 @@ export function toConsentResponse(type: ConsentType, row: ConsentRecord | undefi
     grantedAt: row.grantedAt?.toISOString() ?? null,
     revokedAt: row.revokedAt?.toISOString() ?? null,
     expiresAt: row.expiresAt?.toISOString() ?? null,
-    metadata: row.metadata,
+    metadata: openMetadata(keyring, row.metadata),
     updatedAt: row.updatedAt.toISOString(),
   };
 }
 
-export function toConsentHistoryResponse(h: ConsentHistoryRecord): ConsentHistoryEntry {
+export function toConsentHistoryResponse(h: ConsentHistoryRecord, keyring: Keyring): ConsentHistoryEntry {
   return {
     id: h.id,
     consentType: h.consentType,
@@ -49,7 +56,7 @@ export function toConsentHistoryResponse(h: ConsentHistoryRecord): ConsentHistor
     ipAddress: h.ipAddress,
     actor: h.actor,
     expiresAt: h.expiresAt?.toISOString() ?? null,
-    metadata: h.metadata,
+    metadata: openMetadata(keyring, h.metadata),
     createdAt: h.createdAt.toISOString(),
   };
 }

@@ -16,6 +16,9 @@ import type { Db } from '../db/client';
 import { customerConsentHistory, customerConsents } from '../db/schema';
 import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import { pageInfo, pageOffset } from '../http/pagination';
+import type { Keyring } from '../privacy/encryption';
+import { applyIpMode, type IpMode } from '../privacy/ip-mode';
+import { sealMetadata } from '../privacy/personal-data';
 import { toConsentHistoryResponse, toConsentResponse } from './consent-response';
 import { applyConsentChanges } from './consents-store';
 import { customerRef } from './customer-ref';
@@ -79,8 +82,16 @@ const getRoute = createRoute({
   },
 });
 
+export interface ConsentsRoutesDeps {
+  db: Db;
+  /** Seals consent metadata, and opens it on read. */
+  keyring: Keyring;
+  /** What to keep of the IP address a consent was given from (default: all). */
+  ipMode?: IpMode;
+}
+
 /** The product spec's consent endpoints under `/api/v1/cdp`, plus the history. */
-export function consentsRoutes({ db }: { db: Db }) {
+export function consentsRoutes({ db, keyring, ipMode = 'keep' }: ConsentsRoutesDeps) {
   return (
     cdpRouter()
       .openapi(setRoute, async (c) => {
@@ -95,9 +106,9 @@ export function consentsRoutes({ db }: { db: Db }) {
               consentType: b.consentType,
               granted: b.granted,
               source: b.source ?? 'api',
-              ipAddress: b.ipAddress ?? null,
+              ipAddress: applyIpMode(b.ipAddress ?? null, ipMode),
               expiresAt: b.granted ? (b.expiresAt ?? null) : null,
-              metadata: b.metadata ?? null,
+              metadata: sealMetadata(keyring, b.metadata),
               actor,
               trusted: true,
               at: new Date(),
@@ -109,8 +120,8 @@ export function consentsRoutes({ db }: { db: Db }) {
         return c.json(
           {
             ...customerRef(customer),
-            consent: toConsentResponse(b.consentType, applied.consent),
-            change: toConsentHistoryResponse(applied.history),
+            consent: toConsentResponse(b.consentType, applied.consent, keyring),
+            change: toConsentHistoryResponse(applied.history, keyring),
           },
           200,
         );
@@ -124,6 +135,7 @@ export function consentsRoutes({ db }: { db: Db }) {
           toConsentResponse(
             type,
             rows.find((r) => r.consentType === type),
+            keyring,
             now,
           ),
         );
@@ -143,7 +155,7 @@ export function consentsRoutes({ db }: { db: Db }) {
         return c.json(
           {
             ...customerRef(customer),
-            history: rows.map(toConsentHistoryResponse),
+            history: rows.map((h) => toConsentHistoryResponse(h, keyring)),
             pagination: pageInfo(q.page, q.limit, totals[0]?.total ?? 0),
           },
           200,
@@ -156,7 +168,7 @@ export function consentsRoutes({ db }: { db: Db }) {
           .select()
           .from(customerConsents)
           .where(and(eq(customerConsents.customerId, customer.id), eq(customerConsents.consentType, consentType)));
-        return c.json({ ...customerRef(customer), consent: toConsentResponse(consentType, row) }, 200);
+        return c.json({ ...customerRef(customer), consent: toConsentResponse(consentType, row, keyring) }, 200);
       })
   );
 }

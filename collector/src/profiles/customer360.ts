@@ -149,7 +149,7 @@ export async function customer360(deps: DerivedDeps, id: string, now = new Date(
       addedAt: membership.addedAt.toISOString(),
       rfmCell: (membership.metadata?.cell as RfmCell | undefined) ?? null,
     })),
-    consents: consents.map((k) => toConsentResponse(k.consentType, k, now)),
+    consents: consents.map((k) => toConsentResponse(k.consentType, k, keyring, now)),
     engagementScore,
     lifetimeValue,
     recentEvents: events.map((e) => toEventResponse(e, keyring)),

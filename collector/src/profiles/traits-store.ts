@@ -3,7 +3,7 @@ import { and, asc, count, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client';
 import { customerTraits } from '../db/schema';
 import type { Keyring } from '../privacy/encryption';
-import { sealTraitValue } from '../privacy/personal-data';
+import { sealMetadata, sealTraitValue } from '../privacy/personal-data';
 import type { TraitRecord } from './trait-response';
 
 /** A trait is live until its `expiresAt`; expired ones read as missing until the cleanup deletes them. */
@@ -11,7 +11,8 @@ export const liveTrait = () => or(isNull(customerTraits.expiresAt), gt(customerT
 
 /**
  * Sets traits by key in one statement, so a batch is stored whole or not at all. Values are stored as
- * jsonb and keep their JSON type; a personal-data value (email, phone, names ...) is stored sealed.
+ * jsonb and keep their JSON type; a personal-data value (email, phone, names ...) is stored sealed, and so
+ * is the metadata.
  */
 export async function upsertTraits(
   db: Db | Tx,
@@ -30,7 +31,7 @@ export async function upsertTraits(
     source: t.source ?? 'api',
     computedAt: t.computedAt ?? null,
     expiresAt: t.expiresAt ?? null,
-    metadata: t.metadata ?? null,
+    metadata: sealMetadata(keyring, t.metadata),
     updatedAt: now,
   }));
   return db
