@@ -4,6 +4,7 @@ import type { Config } from './config';
 import type { Database } from './db/client';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
+import { boundedBody } from './http/bounded-body';
 import { errorResponse, HttpError } from './http/errors';
 import { countResolutions, createMetrics, metricsRoutes } from './http/metrics';
 import { docsPage, openApiDocument } from './http/openapi-doc';
@@ -104,9 +105,12 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     }),
   );
 
+  // Bodies of the CDP and admin API: at most 1 MB, JSON within bounded-json's limits.
+  const apiBody = boundedBody({ maxBytes: 1024 * 1024 });
   const cdp = new OpenAPIHono<AuthEnv>();
   cdp.use('*', requireApiKey({ keys }));
   cdp.use('*', limiter.middleware);
+  cdp.use('*', apiBody);
   cdp.use('*', audit.middleware());
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
@@ -121,6 +125,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const admin = new OpenAPIHono<AuthEnv>();
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
   admin.use('*', limiter.middleware);
+  admin.use('*', apiBody);
   admin.use('*', audit.middleware());
   admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions }));
   app.route('/api/v1/admin', admin);

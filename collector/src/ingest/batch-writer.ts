@@ -1,12 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { copyRows, type Db, type OpenCopy, openCopy, type Tx } from '../db/client';
-import { hasErrorCode } from '../http/errors';
+import { dataErrorCode, errorSummary, hasErrorCode, isDatabaseUnavailable } from '../http/errors';
 import { linkFlush } from '../identity/link-flush';
 import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
 import { takeCustomerWriteTurn } from './customer-write-turn';
 import { EVENT_COLUMNS, type EventSummary, type IngestBatch, type LinkOp } from './event-row';
-import { keepEvents } from './ingest-batch';
+import { keepEvents, sliceBatch } from './ingest-batch';
+import type { UnstorableEvent } from './refused-events';
 
 /** What one flush writes, as `selectDropped` and hooks see it. */
 export interface Flush {
@@ -50,9 +51,15 @@ export interface BatchWriterOptions {
   onLinked?: (link: LinkOp, customerId: string | null) => void;
 }
 
+/** What became of a batch once written: the events the database refused (a data error); the rest are stored. */
+export interface WriteResult {
+  refused: readonly UnstorableEvent[];
+}
+const ALL_STORED: WriteResult = Object.freeze({ refused: Object.freeze([]) });
+
 interface Pending {
   batch: IngestBatch;
-  resolve: () => void;
+  resolve: (result: WriteResult) => void;
   reject: (err: unknown) => void;
 }
 
@@ -102,8 +109,10 @@ async function insertEvents(tx: Tx, texts: readonly Uint8Array<ArrayBuffer>[], d
 
 /**
  * Group commit: requests that arrive while a transaction is being committed wait and then share the
- * next one. Each `write` resolves only after its rows are committed; a failure rejects every request
- * of the group it was in, so nothing is acknowledged that is not stored.
+ * next one. Each `write` resolves only after its rows are committed, naming the events the database
+ * refused for their data (class 22 or 54) if any: those are found by storing the request's events
+ * apart, and the others stored. Any other failure rejects the request, so nothing is acknowledged
+ * that is not stored.
  */
 export class BatchWriter {
   readonly #db: Db;
@@ -137,7 +146,7 @@ export class BatchWriter {
     this.#options.hooks.push(hook);
   }
 
-  write(batch: IngestBatch): Promise<void> {
+  write(batch: IngestBatch): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
       // A flush starts on the next turn of the event loop, so writes that arrive in one turn (the
@@ -163,19 +172,58 @@ export class BatchWriter {
   async #flushGroup(group: Pending[]) {
     try {
       await this.#commit(group.map((p) => p.batch));
-      for (const p of group) p.resolve();
+      for (const p of group) p.resolve(ALL_STORED);
     } catch (err) {
-      if (group.length === 1) return group[0]?.reject(err);
+      // The database is away: every request of the group fails now (503), none is tried again alone.
+      if (isDatabaseUnavailable(err)) {
+        for (const p of group) p.reject(err);
+        return;
+      }
       // One bad request must not fail the others that happened to share its transaction.
       for (const p of group) {
         try {
-          await this.#commit([p.batch]);
-          p.resolve();
+          p.resolve(group.length === 1 ? await this.#isolate(p.batch, err) : await this.#storeAlone(p.batch));
         } catch (e) {
           p.reject(e);
         }
       }
     }
+  }
+
+  /** Commits one request's events by themselves. */
+  async #storeAlone(batch: IngestBatch): Promise<WriteResult> {
+    try {
+      await this.#commit([batch]);
+      return ALL_STORED;
+    } catch (err) {
+      return this.#isolate(batch, err);
+    }
+  }
+
+  /**
+   * A request's events failed to commit with `err`. A data error is narrowed down by halves to the
+   * events the database refuses (log2 of the batch's size in commits per refused event), the rest
+   * stored; any other error fails the request.
+   */
+  async #isolate(batch: IngestBatch, err: unknown): Promise<WriteResult> {
+    if (!dataErrorCode(err)) throw err;
+    const refused: UnstorableEvent[] = [];
+    const bisect = async (part: IngestBatch, error: unknown): Promise<void> => {
+      const code = dataErrorCode(error);
+      if (!code) throw error;
+      const [event] = part.events;
+      if (event && part.events.length === 1) {
+        console.error(`the database refused event ${event.message_id} (${code}): ${errorSummary(error)}`);
+        refused.push({ event, code });
+        return;
+      }
+      const middle = part.events.length >> 1;
+      for (const half of [sliceBatch(part, 0, middle), sliceBatch(part, middle, part.events.length)]) {
+        await this.#commit([half]).catch((e: unknown) => bisect(half, e));
+      }
+    };
+    await bisect(batch, err);
+    return { refused };
   }
 
   async #commit(batches: IngestBatch[]): Promise<void> {

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { type ErrorIssue, HttpError } from '../http/errors';
 import type { DecodeInput, DecodeResult } from './decode-request';
 import type { IngestBatch } from './event-row';
+import type { RefusedEvent } from './refused-events';
 
 /** An HttpError as plain data: structured cloning keeps an Error's message, not its fields. */
 interface WireError {
@@ -15,7 +16,7 @@ interface WireError {
 type WireResult =
   | { parseError: WireError }
   | { writeKey: string | undefined; error: WireError }
-  | { writeKey: string | undefined; batch: IngestBatch };
+  | { writeKey: string | undefined; batch: IngestBatch; refused: RefusedEvent[] };
 type Reply = { id: number; result: WireResult } | { id: number; failure: string };
 
 const wireError = (e: HttpError): WireError => ({

@@ -10,6 +10,7 @@ import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
 import type { EventSummary } from './event-row';
 import { keepEvents } from './ingest-batch';
+import { byIndex, everyEventRefused, notStorable } from './refused-events';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 
@@ -51,15 +52,15 @@ const hasValidUserHash = (key: ResolvedKey, event: EventSummary) =>
  * `context.userHash`, the HMAC of the userId the site's backend computed: otherwise a visitor could
  * attach themselves to someone else's profile. A missing or wrong signature refuses the request.
  */
-function checkIdentityVerification(key: ResolvedKey, events: EventSummary[]) {
+function checkIdentityVerification(key: ResolvedKey, events: EventSummary[], batch: boolean) {
   if (!key.verificationSecret) return;
-  events.forEach((event, i) => {
+  events.forEach((event) => {
     if (
       (event.call_type === 'identify' || event.call_type === 'alias') &&
       event.user_id &&
       !hasValidUserHash(key, event)
     ) {
-      const path = events.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
+      const path = batch ? `batch.${event.index}.context.userHash` : 'context.userHash';
       throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
         { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
       ]);
@@ -94,15 +95,20 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     return Number(length) > LIMITS.requestBytes ? tooLarge() : next();
   });
 
-  /** Decodes the body (on the worker), then authenticates, rate-limits, verifies, and stores. */
+  /**
+   * Decodes the body (on the worker), then authenticates, rate-limits, verifies, and stores. A batch's
+   * events are refused one by one (invalid, too large, or refused by the database): the answer counts
+   * the others and lists those, and only when none is left is the request refused.
+   */
   async function handle(c: Context<Env>, endpoint: CallType | 'batch') {
     const startedAt = performance.now();
+    const userAgent = c.req.header('user-agent');
     const decoded = await sharedRequestDecoder.decode({
       text: await c.req.text(),
       endpoint,
       receivedAt: new Date(),
       ip: requestIp(c, trustProxy),
-      userAgent: c.req.header('user-agent') ?? null,
+      userAgent: userAgent ? userAgent.slice(0, LIMITS.userAgentChars) : null,
       ipMode,
       keyring,
     });
@@ -112,8 +118,9 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     c.set('key', key);
     await rateLimit(key.id);
     if ('error' in decoded) throw decoded.error;
+    const isBatch = endpoint === 'batch';
     const { events } = decoded.batch;
-    checkIdentityVerification(key, events);
+    checkIdentityVerification(key, events, isBatch);
 
     const kept = keepEvents(decoded.batch, (event) => !suppressions.suppresses(event));
     const suppressed = events.length - kept.events.length;
@@ -123,10 +130,14 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     const batch = key.verificationSecret
       ? { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)) }
       : kept;
-    if (batch.events.length) await writer.write(batch);
-    onAccepted(batch.events.length, startedAt);
-    // Suppressed events are acknowledged like the others: a sender must not learn who is suppressed.
-    return c.json({ success: true, count: events.length });
+    const unstorable = batch.events.length ? (await writer.write(batch)).refused : [];
+    let refused = decoded.refused;
+    if (unstorable.length) refused = [...refused, ...unstorable.map((u) => notStorable(u, isBatch))].sort(byIndex);
+    // Suppressed events are counted like stored ones: a sender must not learn who is suppressed.
+    const count = events.length - unstorable.length;
+    if (!count && refused.length) throw everyEventRefused(refused, isBatch);
+    onAccepted(batch.events.length - unstorable.length, startedAt);
+    return c.json(refused.length ? { success: true, count, refused } : { success: true, count });
   }
 
   for (const type of CALL_TYPES) app.post(`/${type}`, (c) => handle(c, type));

@@ -1,14 +1,24 @@
 import { z } from 'zod';
 import { isoDate } from './dates';
 import { EventType } from './event-types';
-import { JsonObject } from './json';
+import { BooleanRecord, JsonObject } from './json';
 
 /** The size limits Segment's HTTP Tracking API documents, in bytes and counts. */
 export const LIMITS = {
   eventBytes: 32 * 1024,
   requestBytes: 500 * 1024,
   batchEvents: 2500,
+  /** A longer user agent (header or `context.userAgent`) is cut to this many characters. */
+  userAgentChars: 512,
 } as const;
+
+/**
+ * A user agent, cut to `LIMITS.userAgentChars`: real ones are a few hundred characters, and a longer
+ * one is neither parsed nor stored whole (ua-parser-js itself reads only the first 500).
+ */
+export const UserAgent = z
+  .string()
+  .transform((s) => (s.length > LIMITS.userAgentChars ? s.slice(0, LIMITS.userAgentChars) : s));
 
 /** Segment libraries send IDs as strings, some send numbers; both are kept as strings. */
 const identifier = z
@@ -17,13 +27,13 @@ const identifier = z
   .pipe(z.string().max(512, 'must be at most 512 characters'));
 
 export const ConsentPreferences = z.looseObject({
-  categoryPreferences: z.record(z.string(), z.boolean()).optional(),
+  categoryPreferences: BooleanRecord.optional(),
 });
 
 /** `context` as Segment documents it; unknown keys are kept as sent. */
 export const Context = z.looseObject({
   ip: z.string().max(64).optional(),
-  userAgent: z.string().max(2048).optional(),
+  userAgent: UserAgent.optional(),
   locale: z.string().max(64).optional(),
   timezone: z.string().max(128).optional(),
   sessionId: z.union([z.string().max(256), z.number()]).optional(),
