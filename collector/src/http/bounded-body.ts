@@ -10,13 +10,13 @@ export interface BoundedBodyOptions {
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const decoder = new TextDecoder();
 
-const tooLarge = (maxBytes: number) =>
+/** The 413 for a body over `maxBytes`; the connection closes behind it, so what was not read is not waited for. */
+export const requestTooLarge = (maxBytes: number) =>
   new HttpError(
     413,
     'request_too_large',
     `A request must be at most ${maxBytes >= 1024 * 1024 ? `${maxBytes / (1024 * 1024)} MB` : `${maxBytes / 1024} KB`}`,
     undefined,
-    // What was not read is not waited for: the connection closes behind the answer.
     { Connection: 'close' },
   );
 
@@ -31,7 +31,7 @@ async function readBounded(body: ReadableStream<Uint8Array>, maxBytes: number): 
     size += value.byteLength;
     if (size > maxBytes) {
       void reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
+      throw requestTooLarge(maxBytes);
     }
     chunks.push(value);
   }
@@ -49,7 +49,7 @@ export function boundedBody(options: BoundedBodyOptions = {}) {
   const { maxBytes } = { maxBytes: 1024 * 1024, ...options } satisfies Required<BoundedBodyOptions>;
   return createMiddleware(async function boundedBodyMiddleware(c, next) {
     const length = c.req.header('content-length');
-    if (length !== undefined && Number(length) > maxBytes) throw tooLarge(maxBytes);
+    if (length !== undefined && Number(length) > maxBytes) throw requestTooLarge(maxBytes);
     const body = c.req.raw.body;
     if (!body || c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     const text = decoder.decode(await readBounded(body, maxBytes));

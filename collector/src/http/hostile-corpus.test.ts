@@ -430,7 +430,22 @@ describe.each(testDatabases)('hostile corpus on $name', (db) => {
       JSON.stringify({ traitKey: 'huge', traitValue: 'x'.repeat(50 * 1024 * 1024), traitType: 'BEHAVIORAL' }),
     );
     expect(huge.status).toBe(413);
-    expect((await huge.json()).error).toMatchObject({ code: 'request_too_large' });
+    expect((await huge.json()).error).toMatchObject({
+      code: 'request_too_large',
+      message: 'A request must be at most 1 MB',
+    });
+    const event = await cdpText(
+      'POST',
+      '/api/v1/cdp/events/track',
+      JSON.stringify({
+        customerId: id,
+        eventType: 'CUSTOM',
+        eventName: 'big',
+        properties: { blob: 'x'.repeat(40 * 1024) },
+      }),
+    );
+    expect(event.status).toBe(413);
+    expect((await event.json()).error.code).toBe('event_too_large');
     const chunks = new ReadableStream({
       start(controller) {
         for (let i = 0; i < 3; i++) controller.enqueue(new TextEncoder().encode(' '.repeat(512 * 1024)));
@@ -489,7 +504,7 @@ describe.each(testDatabases)('hostile corpus on $name', (db) => {
      * Streams up to `total` bytes to a CDP route and reports what the server answered and how much
      * the client had written when the answer came (or the server closed the connection).
      */
-    const stream = (total: number, declared: boolean) =>
+    const stream = (path: string, total: number, declared: boolean) =>
       new Promise<{ status: number; written: number }>((resolve, reject) => {
         let written = 0;
         let status = 0;
@@ -499,12 +514,12 @@ describe.each(testDatabases)('hostile corpus on $name', (db) => {
           done = true;
           resolve({ status, written });
         };
-        const req = request(`${url}/api/v1/cdp/segments`, {
+        const req = request(`${url}${path}`, {
           method: 'POST',
           agent: false,
           headers: {
             'content-type': 'application/json',
-            authorization: `Bearer ${API_KEY}`,
+            authorization: path.startsWith('/v1') ? basicAuth(WRITE_KEY) : `Bearer ${API_KEY}`,
             ...(declared ? { 'content-length': String(total) } : {}),
           },
         });
@@ -525,10 +540,15 @@ describe.each(testDatabases)('hostile corpus on $name', (db) => {
         pump();
       });
 
-    it('refuses a 200 MB CDP body with 413 without reading it whole, declared or chunked', async () => {
+    it('refuses a 200 MB body to the CDP API or /v1/batch with 413 without reading it whole, declared or chunked', async () => {
       const before = process.memoryUsage().rss;
-      for (const declared of [true, false]) {
-        const { status, written } = await stream(200 * 1024 * 1024, declared);
+      for (const [path, declared] of [
+        ['/api/v1/cdp/segments', true],
+        ['/api/v1/cdp/segments', false],
+        ['/v1/batch', true],
+        ['/v1/batch', false],
+      ] as const) {
+        const { status, written } = await stream(path, 200 * 1024 * 1024, declared);
         statuses.push({ what: '200 MB body', status });
         expect(status).toBe(413);
         // The server answered and closed the connection long before the client could send it all.

@@ -2,6 +2,7 @@ import { CALL_TYPES, type CallType, LIMITS } from '@tributary/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
+import { requestTooLarge } from '../http/bounded-body';
 import { HttpError } from '../http/errors';
 import type { Keyring } from '../privacy/encryption';
 import { verifyUserHash } from '../privacy/identity-verification';
@@ -82,7 +83,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   const app = new Hono<Env>();
 
   const tooLarge = () => {
-    throw new HttpError(413, 'request_too_large', 'A request must be at most 500 KB');
+    throw requestTooLarge(LIMITS.requestBytes);
   };
   const countingLimit = bodyLimit({ maxSize: LIMITS.requestBytes, onError: tooLarge });
   // A request that declares its length is judged by the header alone. hono's bodyLimit reads
