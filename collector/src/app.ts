@@ -110,8 +110,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const cdp = new OpenAPIHono<AuthEnv>();
   cdp.use('*', requireApiKey({ keys }));
   cdp.use('*', limiter.middleware);
-  cdp.use('*', apiBody);
   cdp.use('*', audit.middleware());
+  cdp.use('*', apiBody);
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
   cdp.route('/', eventsRoutes({ db, writer, keyring }));
@@ -125,8 +125,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   const admin = new OpenAPIHono<AuthEnv>();
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
   admin.use('*', limiter.middleware);
-  admin.use('*', apiBody);
   admin.use('*', audit.middleware());
+  admin.use('*', apiBody);
   admin.route('/', adminRoutes({ db, keys, keyring, audit, suppressions }));
   app.route('/api/v1/admin', admin);
 

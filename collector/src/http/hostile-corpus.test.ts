@@ -7,7 +7,7 @@ import { insertCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
 import { API_KEY, basicAuth, type Json, type JsonResponse, useApp, WRITE_KEY } from '../../test/harness';
 import { queryRows } from '../db/client';
-import { customerEvents, customerTraits } from '../db/schema';
+import { auditLog, customerEvents, customerTraits } from '../db/schema';
 import { SERVER_OPTIONS } from './server-options';
 
 /**
@@ -446,6 +446,13 @@ describe.each(testDatabases)('hostile corpus on $name', (db) => {
     );
     expect(event.status).toBe(413);
     expect((await event.json()).error.code).toBe('event_too_large');
+    // Refused for its body, a request is still audited.
+    await h.app.audit.flush();
+    const audited = await h.database.db
+      .select({ status: auditLog.status, outcome: auditLog.outcome })
+      .from(auditLog)
+      .where(eq(auditLog.customerId, id));
+    expect(audited).toEqual(expect.arrayContaining([{ status: 413, outcome: 'refused' }]));
     const chunks = new ReadableStream({
       start(controller) {
         for (let i = 0; i < 3; i++) controller.enqueue(new TextEncoder().encode(' '.repeat(512 * 1024)));
