@@ -2,6 +2,7 @@ import {
   BatchEnvelope,
   type CallType,
   LIMITS,
+  type RefusedEvent,
   type SegmentCall,
   SegmentCall as SegmentCallSchema,
 } from '@tributary/spec';
@@ -11,7 +12,7 @@ import { isPlainObject } from '../is-plain-object';
 import type { EventRow, IngestBatch, LinkOp } from './event-row';
 import { toIngestBatch } from './ingest-batch';
 import { normalizeCall, type RequestInfo } from './normalize-call';
-import { byIndex, type RefusedEvent, refusedEvent } from './refused-events';
+import { byIndex, refusedEvent } from './refused-events';
 
 /** One request to `/v1/<type>` or `/v1/batch`: its body, and what enrichment takes from the request. */
 export interface DecodeInput extends RequestInfo {

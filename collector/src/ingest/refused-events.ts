@@ -1,21 +1,7 @@
-import { type ErrorIssue, HttpError } from '../http/errors';
+import type { RefusedEvent } from '@tributary/spec';
+import { HttpError } from '../http/errors';
 import { isPlainObject } from '../is-plain-object';
 import type { EventSummary } from './event-row';
-
-/**
- * An event of a tracking request that was not stored, as the answer names it: a batch answers 200
- * with the events it stored counted and these listed, so one bad event never fails its batch.
- */
-export interface RefusedEvent {
-  /** Its position in the request's `batch` (0 for a single call). */
-  index: number;
-  /** Its messageId, when it carried a usable one. */
-  messageId?: string;
-  code: string;
-  /** Names the event and the field: `batch.3.event: is required for track`. */
-  message: string;
-  issues?: ErrorIssue[];
-}
 
 /** The event at `index` (as sent: `raw`) refused for `error`. */
 export function refusedEvent(index: number, raw: unknown, error: HttpError): RefusedEvent {

@@ -1,10 +1,10 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { RefusedEvent } from '@tributary/spec';
 import { type ErrorIssue, HttpError } from '../http/errors';
 import type { DecodeInput, DecodeResult } from './decode-request';
 import type { IngestBatch } from './event-row';
-import type { RefusedEvent } from './refused-events';
 
 /** An HttpError as plain data: structured cloning keeps an Error's message, not its fields. */
 interface WireError {

@@ -129,6 +129,32 @@ export const CALL_TYPES = [
   'alias',
 ] as const satisfies readonly CallType[];
 
+/**
+ * An event the collector did not store, as the 200 of `/v1/batch` lists it: invalid, over a limit,
+ * or refused by the database. The others of its batch are stored.
+ */
+export const RefusedEvent = z.object({
+  /** Its position in `batch`. */
+  index: z.number().int(),
+  messageId: z.string().optional(),
+  code: z.string(),
+  /** Names the event and the field: `batch.3.event: is required for track`. */
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type RefusedEvent = z.infer<typeof RefusedEvent>;
+
+/**
+ * What `/v1/*` answers once the events are committed. `count` is the number of events accepted: the
+ * request's events but those in `refused` (present only when some were). Events left out for
+ * suppression or consent are counted as accepted: a sender cannot tell them apart.
+ */
+export const TrackingAnswer = z.object({
+  success: z.literal(true),
+  count: z.number().int(),
+  refused: z.array(RefusedEvent).optional(),
+});
+
 /** `POST /v1/batch`: the envelope. Items are validated one by one so an error can name its index. */
 export const BatchEnvelope = z.looseObject({
   batch: z.array(z.unknown()).max(LIMITS.batchEvents, `must hold at most ${LIMITS.batchEvents} events`),
