@@ -3,6 +3,7 @@ import { inArray, sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { testDatabases } from '../../test/databases';
 import { type Json, useApp } from '../../test/harness';
+import { queryRows } from '../db/client';
 import { customerEvents } from '../db/schema';
 import { toIngestBatch } from './ingest-batch';
 import { normalizeCall } from './normalize-call';
@@ -33,10 +34,13 @@ describe.each(testDatabases)('one bad event never fails its batch, on $name', (d
   beforeAll(async () => {
     // An event that passes validation but that the database refuses with a data exception (SQLSTATE
     // class 22): a real refusal by the real database, which no input reaches any more by itself.
+    // A sequence counts the refusals: nextval is not undone when the transaction fails.
+    await h.database.db.execute(sql.raw('create sequence refusals'));
     await h.database.db.execute(
       sql.raw(`create function refuse_marked_event() returns trigger language plpgsql as $$
         begin
           if new.event_name = '${REFUSED_BY_DATABASE}' then
+            perform nextval('refusals');
             raise exception 'this event cannot be stored' using errcode = '22023';
           end if;
           return new;
@@ -108,6 +112,20 @@ describe.each(testDatabases)('one bad event never fails its batch, on $name', (d
     expect(first.refused.map((r) => [r.event.index, r.event.message_id, r.code])).toEqual([[3, a[3], '22023']]);
     expect(second.refused).toEqual([]);
     expect(await stored([...a, ...b])).toEqual([...a.filter((_, i) => i !== 3), ...b].sort());
+  });
+
+  it('spends a bounded number of commits on a request the database refuses everywhere', async () => {
+    const refusals = async () =>
+      Number((await queryRows<{ n: string }>(h.database.db, sql`select last_value as n from refusals`))[0]?.n);
+    const before = await refusals();
+    const batch = Array.from({ length: 300 }, (_, i) => track(uid(`everywhere-${i}`), { event: REFUSED_BY_DATABASE }));
+    const res = await h.send('batch', { batch });
+    expect(res.status).toBe(400);
+    const { error } = await res.json();
+    expect(error.code).toBe('not_storable');
+    expect(error.issues).toHaveLength(300);
+    // Halving down to each of 300 events would take about 600 commits.
+    expect((await refusals()) - before).toBeLessThan(100);
   });
 
   it('answers 400 naming every event when all of a batch are refused; single calls keep their 400 and 413', async () => {

@@ -64,6 +64,11 @@ interface Pending {
 }
 
 const RECENT_LINKS_MAX = 50_000;
+/**
+ * The most commits spent finding the events of one request that the database refuses: enough to
+ * single out about eight among 2,500 (a dozen commits each).
+ */
+const ISOLATION_COMMITS = 96;
 const UNIQUE_VIOLATION = '23505';
 
 const COLUMN_NAMES = EVENT_COLUMNS.map(([n]) => n);
@@ -203,23 +208,29 @@ export class BatchWriter {
   /**
    * A request's events failed to commit with `err`. A data error is narrowed down by halves to the
    * events the database refuses (log2 of the batch's size in commits per refused event), the rest
-   * stored; any other error fails the request.
+   * stored; any other error fails the request. The commits are bounded (`ISOLATION_COMMITS`), so a
+   * request refused in many places cannot hold the writer: past them, the parts not yet stored are
+   * refused whole.
    */
   async #isolate(batch: IngestBatch, err: unknown): Promise<WriteResult> {
     if (!dataErrorCode(err)) throw err;
     const refused: UnstorableEvent[] = [];
+    let commits = 0;
+    const refuse = (part: IngestBatch, code: string, error: unknown) => {
+      console.error(`the database refused ${part.events.length} event(s) (${code}): ${errorSummary(error)}`);
+      for (const event of part.events) refused.push({ event, code });
+    };
     const bisect = async (part: IngestBatch, error: unknown): Promise<void> => {
       const code = dataErrorCode(error);
       if (!code) throw error;
-      const [event] = part.events;
-      if (event && part.events.length === 1) {
-        console.error(`the database refused event ${event.message_id} (${code}): ${errorSummary(error)}`);
-        refused.push({ event, code });
-        return;
-      }
+      if (part.events.length === 1) return refuse(part, code, error);
       const middle = part.events.length >> 1;
       for (const half of [sliceBatch(part, 0, middle), sliceBatch(part, middle, part.events.length)]) {
-        await this.#commit([half]).catch((e: unknown) => bisect(half, e));
+        if (commits >= ISOLATION_COMMITS) refuse(half, code, error);
+        else {
+          commits++;
+          await this.#commit([half]).catch((e: unknown) => bisect(half, e));
+        }
       }
     };
     await bisect(batch, err);
