@@ -6,6 +6,7 @@ import { DatabaseUnavailableError } from './db/database-health';
 import { scrubDeletedRows } from './db/scrub-deleted-rows';
 import { eventsRoutes } from './events/events-routes';
 import { type AuthEnv, requireApiKey } from './http/auth';
+import { boundedBody } from './http/bounded-body';
 import { errorResponse, HttpError } from './http/errors';
 import { assertDatabaseAvailable, healthRoutes, requireDatabase } from './http/health';
 import { countResolutions, createMetrics, metricsRoutes } from './http/metrics';
@@ -136,10 +137,13 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     }),
   );
 
+  // Bodies of the CDP and admin API: at most 1 MB, JSON within bounded-json's limits.
+  const apiBody = boundedBody({ maxBytes: 1024 * 1024 });
   const cdp = new OpenAPIHono<AuthEnv>();
   cdp.use('*', requireApiKey({ keys }));
   cdp.use('*', rateLimits.middleware);
   cdp.use('*', audit.middleware());
+  cdp.use('*', apiBody);
   cdp.use('*', refreshAfterWrites(refresher));
   cdp.use('/identity/resolve', countResolutions(metrics));
   cdp.route(
@@ -164,6 +168,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   admin.use('*', requireApiKey({ keys, allow: ['admin'] }));
   admin.use('*', rateLimits.middleware);
   admin.use('*', audit.middleware());
+  admin.use('*', apiBody);
   const scrub = (tables: readonly string[]) => scrubDeletedRows(database, tables);
   admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh, scrub }));
   app.route('/api/v1/admin', admin);

@@ -5,6 +5,7 @@ import { loadConfig } from './config';
 import { openDatabase } from './db/client';
 import { ensurePrivateDir } from './db/private-dir';
 import { errorSummary, stackOf } from './http/errors';
+import { SERVER_OPTIONS } from './http/server-options';
 import { sharedRequestDecoder } from './ingest/request-decoder';
 import { loadKeyring } from './privacy/keyring';
 import { startRetention } from './privacy/retention';
@@ -42,10 +43,13 @@ async function main() {
   }
 
   sharedRequestDecoder.warm();
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-    const where = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.DATA_DIR}`;
-    console.log(`Tributary collector listening on http://localhost:${info.port} (${where})`);
-  });
+  const server = serve(
+    { fetch: app.fetch, port: config.PORT, hostname: config.HOST, serverOptions: SERVER_OPTIONS },
+    (info) => {
+      const where = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.DATA_DIR}`;
+      console.log(`Tributary collector listening on http://localhost:${info.port} (${where})`);
+    },
+  );
 
   const shutdown = async () => {
     server.close();

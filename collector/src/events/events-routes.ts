@@ -4,16 +4,19 @@ import {
   CdpTrackEvent,
   CustomerIdParam,
   ErrorBody,
+  LIMITS,
   ListEventsQuery,
   RecentEventsQuery,
 } from '@tributary/spec';
 import { and, count, desc, eq, gte, lte, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { customerEvents } from '../db/schema';
+import { HttpError } from '../http/errors';
 import { cdpRouter, jsonBody, jsonContent } from '../http/openapi-app';
 import type { BatchWriter } from '../ingest/batch-writer';
 import { traitIdentifiers } from '../ingest/carried-identifiers';
 import { toIngestBatch } from '../ingest/ingest-batch';
+import { everyEventRefused, notStorable } from '../ingest/refused-events';
 import { parseUserAgent } from '../ingest/user-agent';
 import type { Keyring } from '../privacy/encryption';
 import { applyIpMode, contextUnderIpMode, type IpMode, keepsDevice, keepsRawUserAgent } from '../privacy/ip-mode';
@@ -36,8 +39,9 @@ const trackRoute = createRoute({
   request: { body: jsonBody(CdpTrackEvent) },
   responses: {
     200: jsonContent(z.object({ success: z.boolean(), messageId: z.string() }), 'Stored'),
-    400: jsonContent(ErrorBody, 'Invalid body'),
+    400: jsonContent(ErrorBody, 'Invalid body, or an event the database refuses'),
     404: jsonContent(ErrorBody, 'Unknown customer'),
+    413: jsonContent(ErrorBody, 'The event is over 32 KB'),
   },
 });
 
@@ -100,8 +104,8 @@ export function eventsRoutes({
       const identifiers = traitIdentifiers([e.context?.traits], keyring, defaultPhoneCountry);
       const subject = { customer_id: e.customerId ?? null, anonymous_id: e.anonymousId ?? null, user_id: null };
       if (suppressions.suppresses({ ...subject, identifiers })) return c.json({ success: true, messageId }, 200);
-      await writer.write(
-        toIngestBatch([
+      const { batch, tooLarge } = toIngestBatch(
+        [
           {
             link: null,
             row: {
@@ -131,8 +135,17 @@ export function eventsRoutes({
               metadata: sealPersonalData(keyring, e.metadata ?? null),
             },
           },
-        ]),
+        ],
+        { maxEventBytes: LIMITS.eventBytes },
       );
+      if (tooLarge.length)
+        throw new HttpError(413, 'event_too_large', `An event must be at most ${LIMITS.eventBytes / 1024} KB`);
+      const { refused } = await writer.write(batch);
+      if (refused.length)
+        throw everyEventRefused(
+          refused.map((r) => notStorable(r, false)),
+          false,
+        );
       return c.json({ success: true, messageId }, 200);
     })
     .openapi(listRoute, async (c) => {

@@ -72,6 +72,16 @@ function* errorCodes(error: unknown): Generator<string> {
 /** Whether an error, or one it wraps, carries this (PostgreSQL or Node) error code. */
 export const hasErrorCode = (error: unknown, code: string) => [...errorCodes(error)].includes(code);
 
+/**
+ * The SQLSTATE of a refusal caused by the data itself (class 22, data exception: a value the type
+ * refuses; class 54, program limit exceeded: a value too large or too deep), or undefined. Such a
+ * refusal concerns the rows written, not the database: storing them apart finds the ones refused.
+ */
+export function dataErrorCode(error: unknown): string | undefined {
+  for (const code of errorCodes(error)) if (/^(22|54)[0-9A-Z]{3}$/.test(code)) return code;
+  return undefined;
+}
+
 /** True when an error says the database is unreachable. */
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (const code of errorCodes(error)) if (UNAVAILABLE_CODES.has(code) || code.startsWith('08')) return true;

@@ -1,9 +1,10 @@
+import { CALL_TYPES } from '@tributary/spec';
 import { inArray } from 'drizzle-orm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { identifyCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
-import { useApp, WRITE_KEY } from '../../test/harness';
+import { basicAuth, type Json, useApp, WRITE_KEY } from '../../test/harness';
 import { customerEvents } from '../db/schema';
 
 /** Every route of the collector, as method and path template. */
@@ -140,8 +141,154 @@ const body = fc.oneof(
   fc.constant('{"batch": ['),
 );
 
+/** Names that look up or assign through an object's prototype when used as keys. */
+const POISON = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  'Constructor',
+  'CONSTRUCTOR',
+  '__PROTO__',
+];
+/** Text for a call's fields: mostly short and hostile, rarely over the 32 KB an event may take. */
+const poisonText = fc.oneof(
+  { weight: 30, arbitrary: fc.string({ unit: 'grapheme', maxLength: 24 }) },
+  { weight: 15, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
+  {
+    weight: 15,
+    arbitrary: fc.constantFrom(...POISON, '', ' ', '\u0000', '\ud800', '\udfff', '\u202e', 'x'.repeat(600), '1e309'),
+  },
+  { weight: 1, arbitrary: fc.constant('x'.repeat(40_000)) },
+);
+const poisonKey = fc.oneof(
+  fc.string({ maxLength: 8 }),
+  fc.string({ unit: 'binary', maxLength: 6 }),
+  fc.constantFrom(...POISON, '', 'k\u0000', '\ud800'),
+);
+/** An object of up to `n` members (duplicate keys collapse), cheaper to generate than fc.dictionary's unique keys. */
+const object = (value: fc.Arbitrary<unknown>, n: number) =>
+  fc.array(fc.tuple(poisonKey, value), { maxLength: n }).map((entries) => Object.fromEntries(entries));
+const jsonValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    poisonText,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 4 }),
+    object(tie('value'), 5),
+  ),
+})).value;
+/** A value nested this deep, written into the body's text (JSON.stringify cannot write 8,000 levels). */
+const DEEP = /"@@deep:(\d+)@@"/g;
+const deepValue = fc
+  .oneof({ weight: 9, arbitrary: fc.integer({ min: 20, max: 60 }) }, { weight: 1, arbitrary: fc.constant(7000) })
+  .map((d) => `@@deep:${d}@@`);
+const properties = object(fc.oneof({ weight: 9, arbitrary: jsonValue }, { weight: 1, arbitrary: deepValue }), 6);
+/** One Segment call, hostile in every field; consent it carries only grants, so nothing accepted is left out. */
+const hostileCall = fc.record(
+  {
+    type: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...CALL_TYPES) }, { weight: 1, arbitrary: poisonText }),
+    userId: fc.oneof(poisonText, fc.integer()),
+    anonymousId: poisonText,
+    event: poisonText,
+    name: poisonText,
+    groupId: poisonText,
+    previousId: poisonText,
+    properties,
+    traits: object(jsonValue, 6),
+    integrations: object(jsonValue, 3),
+    timestamp: fc.oneof(
+      fc
+        .date({ min: new Date('2020-01-01'), max: new Date('2030-01-01'), noInvalidDate: true })
+        .map((d) => d.toISOString()),
+      poisonText,
+    ),
+    context: fc.record(
+      {
+        consent: fc.record({ categoryPreferences: object(fc.constant(true), 4) }),
+        page: properties,
+        traits: object(jsonValue, 4),
+        userAgent: poisonText,
+        ip: poisonText,
+      },
+      { requiredKeys: [] },
+    ),
+  },
+  { requiredKeys: ['type'] },
+);
+/** A tracking request: a batch of a few calls, or one call to its own endpoint. */
+const trackingPayload = fc.oneof(
+  fc.array(hostileCall, { minLength: 1, maxLength: 6 }).map((calls) => ({ endpoint: 'batch', calls })),
+  hostileCall.map((call) => ({
+    endpoint: (CALL_TYPES as readonly string[]).includes(call.type) ? call.type : 'track',
+    calls: [call],
+  })),
+);
+
 describe.each(testDatabases)('hostile input on $name', (db) => {
   const h = useApp(db, { RATE_LIMIT_PER_SECOND: 100_000 });
+
+  it('answers 10,000 generated tracking payloads without a 5xx, and stores every event it accepts', async () => {
+    const mustBeStored: string[] = [];
+    const failures: string[] = [];
+    let sent = 0;
+    let accepted = 0;
+    await fc.assert(
+      // 100 requests at once, as many clients would send them: they share the writer's flushes.
+      fc.asyncProperty(fc.array(trackingPayload, { minLength: 100, maxLength: 100 }), async (payloads) => {
+        await Promise.all(
+          payloads.map(async ({ endpoint, calls }) => {
+            const ids = calls.map(() => crypto.randomUUID());
+            const events = calls.map((call, i) => ({ ...call, messageId: ids[i] }));
+            const json = endpoint === 'batch' ? JSON.stringify({ batch: events }) : JSON.stringify(events[0]);
+            const text = json.replace(DEEP, (_, d) => `${'['.repeat(Number(d))}1${']'.repeat(Number(d))}`);
+            const res = await h.app.request(`/v1/${endpoint}`, {
+              method: 'POST',
+              headers: { authorization: basicAuth(WRITE_KEY), 'content-type': 'application/json' },
+              body: text,
+            });
+            sent++;
+            const body = (await res.json().catch(() => null)) as Json;
+            if (res.status >= 500) failures.push(`${endpoint} answered ${res.status}: ${text.slice(0, 300)}`);
+            else if (res.status >= 400 && typeof body?.error?.code !== 'string')
+              failures.push(`${endpoint} answered ${res.status} without a JSON error`);
+            if (res.status !== 200) return;
+            const refused = new Set<number>((body.refused ?? []).map((r: Json) => r.index));
+            if (body.count !== calls.length - refused.size)
+              failures.push(`count ${body.count} for ${text.slice(0, 300)}`);
+            accepted += body.count;
+            ids.forEach((id, i) => {
+              if (!refused.has(i)) mustBeStored.push(id as string);
+            });
+          }),
+        );
+        return failures.length === 0;
+      }),
+      { numRuns: 100, endOnFailure: true },
+    );
+    expect(failures).toEqual([]);
+    expect(sent).toBe(10_000);
+    // Hostile as the calls are, many are valid: the check below has something to check.
+    expect(accepted).toBeGreaterThan(1_000);
+    await h.app.writer.idle();
+    let stored = 0;
+    for (let i = 0; i < mustBeStored.length; i += 1000) {
+      const chunk = mustBeStored.slice(i, i + 1000);
+      stored += (
+        await h.database.db
+          .select({ id: customerEvents.id })
+          .from(customerEvents)
+          .where(inArray(customerEvents.messageId, chunk))
+      ).length;
+    }
+    expect(stored).toBe(mustBeStored.length);
+  }, 300_000);
 
   it('answers thousands of malformed requests with a 4xx JSON error, never a 5xx, and loses no valid event', async () => {
     const customerId = await identifyCustomer(h, `fuzz-${crypto.randomUUID()}`);

@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { z } from '@hono/zod-openapi';
 import {
   AliasCall,
   BatchEnvelope,
@@ -12,6 +11,7 @@ import {
   PageCall,
   ScreenCall,
   TrackCall,
+  TrackingAnswer,
 } from '@tributary/spec';
 import type { Env } from 'hono';
 import { jsonBody, jsonContent } from './openapi-app';
@@ -25,8 +25,6 @@ const TRACKING_CALLS = {
   alias: AliasCall,
   batch: BatchEnvelope,
 } as const;
-
-const Accepted = z.object({ success: z.literal(true), count: z.number() });
 
 /**
  * The OpenAPI 3.1 document at `/openapi.json`, generated from the same zod schemas that validate
@@ -52,12 +50,15 @@ export function openApiDocument<E extends Env>(app: OpenAPIHono<E>) {
       tags: ['Tracking (Segment-compatible)'],
       summary: type === 'batch' ? 'Send up to 2,500 calls at once' : `A Segment ${type} call`,
       description:
-        'Answered 200 once the events are committed; retrying with the same messageId is harmless. The write key may also travel as `writeKey` in the body.',
+        'Answered 200 once the events are committed; retrying with the same messageId is harmless. A batch event that cannot be stored (invalid, over a limit, refused by the database) is listed in `refused` and the others are stored; when none is left the answer is 400 (413 when all were too large). The write key may also travel as `writeKey` in the body.',
       security: [{ basicAuth: [] }, { bearerAuth: [] }],
       request: { body: jsonBody(schema) },
       responses: {
-        200: jsonContent(Accepted, 'Stored'),
-        400: jsonContent(ErrorBody, 'Invalid call, naming the field'),
+        200: jsonContent(TrackingAnswer, 'Stored, but for the events listed in refused'),
+        400: jsonContent(
+          ErrorBody,
+          'Invalid call or body (JSON over 32 levels, 1,000 members per object, U+0000), naming the field',
+        ),
         401: jsonContent(ErrorBody, 'No valid write key'),
         403: jsonContent(
           ErrorBody,

@@ -1,13 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { copyRows, type Db, type OpenCopy, openCopy, type Tx } from '../db/client';
 import { DatabaseUnavailableError } from '../db/database-health';
-import { hasErrorCode, isDatabaseUnavailable } from '../http/errors';
+import { dataErrorCode, errorSummary, hasErrorCode, isDatabaseUnavailable } from '../http/errors';
 import { linkFlush } from '../identity/link-flush';
 import type { Keyring } from '../privacy/encryption';
 import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
 import { takeCustomerWriteTurn } from './customer-write-turn';
 import { EVENT_COLUMNS, type EventSummary, type IngestBatch, type LinkOp } from './event-row';
-import { keepEvents } from './ingest-batch';
+import { keepEvents, sliceBatch } from './ingest-batch';
+import type { UnstorableEvent } from './refused-events';
 
 /** What one flush writes, as `selectDropped` and hooks see it. */
 export interface Flush {
@@ -58,9 +59,15 @@ export interface BatchWriterOptions {
   deadlineMs?: number;
 }
 
+/** What became of a batch once written: the events the database refused (a data error); the rest are stored. */
+export interface WriteResult {
+  refused: readonly UnstorableEvent[];
+}
+const ALL_STORED: WriteResult = Object.freeze({ refused: Object.freeze([]) });
+
 interface Pending {
   batch: IngestBatch;
-  resolve: () => void;
+  resolve: (result: WriteResult) => void;
   reject: (err: unknown) => void;
   /** When it was written (performance.now()), for the deadline. */
   at: number;
@@ -69,6 +76,11 @@ interface Pending {
 }
 
 const RECENT_LINKS_MAX = 50_000;
+/**
+ * The most commits spent finding the events of one request that the database refuses: enough to
+ * single out about eight among 2,500 (a dozen commits each).
+ */
+const ISOLATION_COMMITS = 96;
 const UNIQUE_VIOLATION = '23505';
 
 const COLUMN_NAMES = EVENT_COLUMNS.map(([n]) => n);
@@ -114,8 +126,10 @@ async function insertEvents(tx: Tx, texts: readonly Uint8Array<ArrayBuffer>[], d
 
 /**
  * Group commit: requests that arrive while a transaction is being committed wait and then share the
- * next one. Each `write` resolves only after its rows are committed; a failure rejects every request
- * of the group it was in, so nothing is acknowledged that is not stored.
+ * next one. Each `write` resolves only after its rows are committed, naming the events the database
+ * refused for their data (class 22 or 54) if any: those are found by storing the request's events
+ * apart, and the others stored. Any other failure rejects the request, so nothing is acknowledged
+ * that is not stored.
  */
 export class BatchWriter {
   readonly #db: Db;
@@ -154,7 +168,7 @@ export class BatchWriter {
     this.#options.hooks.push(hook);
   }
 
-  write(batch: IngestBatch): Promise<void> {
+  write(batch: IngestBatch): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject, at: performance.now() });
       if (this.#options.deadlineMs !== Number.POSITIVE_INFINITY) {
@@ -226,10 +240,10 @@ export class BatchWriter {
   async #flushGroup(group: Pending[]) {
     try {
       await this.#commit(group.map((p) => p.batch));
-      for (const p of group) p.resolve();
+      for (const p of group) p.resolve(ALL_STORED);
     } catch (err) {
-      // An unreachable database fails them all alike: trying them one by one would only wait longer.
-      if (group.length === 1 || isDatabaseUnavailable(err)) {
+      // The database is away: every request of the group fails now (503), none is tried again alone.
+      if (isDatabaseUnavailable(err)) {
         for (const p of group) p.reject(err);
         return;
       }
@@ -237,13 +251,54 @@ export class BatchWriter {
       for (const p of group) {
         if (p.failed) continue;
         try {
-          await this.#commit([p.batch]);
-          p.resolve();
+          p.resolve(group.length === 1 ? await this.#isolate(p.batch, err) : await this.#storeAlone(p.batch));
         } catch (e) {
           p.reject(e);
         }
       }
     }
+  }
+
+  /** Commits one request's events by themselves. */
+  async #storeAlone(batch: IngestBatch): Promise<WriteResult> {
+    try {
+      await this.#commit([batch]);
+      return ALL_STORED;
+    } catch (err) {
+      return this.#isolate(batch, err);
+    }
+  }
+
+  /**
+   * A request's events failed to commit with `err`. A data error is narrowed down by halves to the
+   * events the database refuses (log2 of the batch's size in commits per refused event), the rest
+   * stored; any other error fails the request. The commits are bounded (`ISOLATION_COMMITS`), so a
+   * request refused in many places cannot hold the writer: past them, the parts not yet stored are
+   * refused whole.
+   */
+  async #isolate(batch: IngestBatch, err: unknown): Promise<WriteResult> {
+    if (!dataErrorCode(err)) throw err;
+    const refused: UnstorableEvent[] = [];
+    let commits = 0;
+    const refuse = (part: IngestBatch, code: string, error: unknown) => {
+      console.error(`the database refused ${part.events.length} event(s) (${code}): ${errorSummary(error)}`);
+      for (const event of part.events) refused.push({ event, code });
+    };
+    const bisect = async (part: IngestBatch, error: unknown): Promise<void> => {
+      const code = dataErrorCode(error);
+      if (!code) throw error;
+      if (part.events.length === 1) return refuse(part, code, error);
+      const middle = part.events.length >> 1;
+      for (const half of [sliceBatch(part, 0, middle), sliceBatch(part, middle, part.events.length)]) {
+        if (commits >= ISOLATION_COMMITS) refuse(half, code, error);
+        else {
+          commits++;
+          await this.#commit([half]).catch((e: unknown) => bisect(half, e));
+        }
+      }
+    };
+    await bisect(batch, err);
+    return { refused };
   }
 
   async #commit(batches: IngestBatch[]): Promise<void> {

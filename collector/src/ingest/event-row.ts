@@ -47,6 +47,8 @@ export type EventConsent = Readonly<Partial<Record<ConsentType, boolean>>>;
  * the decode worker to the main thread and to keep until the flush commits.
  */
 export interface EventSummary {
+  /** The event's position in its request (`batch.<index>`), to name it when it is refused. */
+  index: number;
   message_id: string;
   customer_id: string | null;
   anonymous_id: string | null;
@@ -109,24 +111,6 @@ export const EVENT_COLUMNS = [
   ['metadata', 'jsonb'],
 ] as const satisfies readonly (readonly [keyof EventRow, string])[];
 
-/**
- * JSON text PostgreSQL accepts. JSON.stringify writes a lone UTF-16 surrogate (which JSON.parse lets
- * through from `"\\ud800"`) as an escape that jsonb refuses; only then are strings and keys made well-formed.
- */
-function storableJson(v: unknown): string {
-  const s = JSON.stringify(v);
-  // Every escape JSON.stringify writes starts with a backslash: most events have none to look at.
-  return s.includes('\\') && /\\u[dD][89a-fA-F]/.test(s) ? JSON.stringify(wellFormed(v)) : s;
-}
-function wellFormed(v: unknown): unknown {
-  if (typeof v === 'string') return v.toWellFormed();
-  if (Array.isArray(v)) return v.map(wellFormed);
-  if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.toWellFormed(), wellFormed(x)]));
-  }
-  return v;
-}
-
 // COPY's text format: backslash escapes for the characters that delimit rows and columns.
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 const NEEDS_ESCAPE = /[\\\n\r\t]/;
@@ -144,7 +128,8 @@ export function encodeRow(row: EventRow): { line: string; jsonBytes: number } {
   const columns = EVENT_COLUMNS.map(([c]) => {
     const v = row[c];
     if (v === null || typeof v !== 'object') return copyText(v);
-    const json = storableJson(v);
+    // Lone surrogates became U+FFFD and U+0000 was refused where the body was read (bounded-json).
+    const json = JSON.stringify(v);
     jsonBytes += Buffer.byteLength(json);
     // JSON text holds no raw newline or tab (JSON.stringify escapes them): only its backslashes need doubling.
     return json.replaceAll('\\', '\\\\');

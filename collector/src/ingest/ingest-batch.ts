@@ -30,9 +30,10 @@ function eventConsent(preferences: Record<string, unknown>): EventConsent {
 }
 
 /** What a flush needs of a row besides its text (see `EventSummary`). */
-function summarize(row: EventRow, link: LinkOp | null, identifiers: string[] | null): EventSummary {
+function summarize(row: EventRow, link: LinkOp | null, index: number, identifiers: string[] | null): EventSummary {
   const preferences = consentPreferencesOf(row);
   return {
+    index,
     message_id: row.message_id,
     customer_id: row.customer_id,
     anonymous_id: row.anonymous_id,
@@ -47,38 +48,53 @@ function summarize(row: EventRow, link: LinkOp | null, identifiers: string[] | n
   };
 }
 
-/** The event at `index` is larger as stored than `toIngestBatch` was allowed. */
-export class EventTooLarge extends Error {
-  constructor(readonly index: number) {
-    super(`event ${index} is too large`);
-  }
-}
-
 /**
  * Rows with their identity work as an `IngestBatch`: summarized, and encoded as COPY text into one
- * buffer. An event whose JSON (properties, context, metadata) exceeds `maxEventBytes` throws `EventTooLarge`.
+ * buffer. An event whose JSON (properties, context, metadata) exceeds `maxEventBytes` is left out
+ * and named in `tooLarge`. `indices` are the events' positions in their request (by default, in `decoded`).
  */
 export function toIngestBatch(
   decoded: readonly { row: EventRow; link: LinkOp | null; identifiers?: string[] | null }[],
-  maxEventBytes = Number.POSITIVE_INFINITY,
-): IngestBatch {
+  options: { maxEventBytes?: number; indices?: readonly number[] } = {},
+): { batch: IngestBatch; tooLarge: number[] } {
+  const { maxEventBytes = Number.POSITIVE_INFINITY, indices } = options;
   const lines: string[] = [];
   // Filled by push: an array made by `map` has holes as far as V8 knows, and structured cloning sends
   // such an array entry by entry, which costs the main thread several times more to read.
   const events: EventSummary[] = [];
+  const tooLarge: number[] = [];
   const lineStarts = new Uint32Array(decoded.length + 1);
   decoded.forEach(({ row, link, identifiers = null }, i) => {
+    const index = indices ? (indices[i] as number) : i;
     const { line, jsonBytes } = encodeRow(row);
-    if (jsonBytes > maxEventBytes) throw new EventTooLarge(i);
+    if (jsonBytes > maxEventBytes) {
+      tooLarge.push(index);
+      return;
+    }
     lines.push(line);
-    lineStarts[i + 1] = (lineStarts[i] as number) + Buffer.byteLength(line);
-    events.push(summarize(row, link, identifiers));
+    lineStarts[events.length + 1] = (lineStarts[events.length] as number) + Buffer.byteLength(line);
+    events.push(summarize(row, link, index, identifiers));
   });
   return {
-    events,
-    // TextEncoder gives the text a buffer of its own (Buffer.from may use a shared pool), so it can be transferred.
-    copy: encoder.encode(lines.join('')),
+    batch: {
+      events,
+      // TextEncoder gives the text a buffer of its own (Buffer.from may use a shared pool), so it can be transferred.
+      copy: encoder.encode(lines.join('')),
+      lineStarts: tooLarge.length ? lineStarts.slice(0, events.length + 1) : lineStarts,
+    },
+    tooLarge,
+  };
+}
+
+/** Events `from` to `to` (excluded) of a batch, sharing its text: how a flush the database refused is narrowed down. */
+export function sliceBatch(batch: IngestBatch, from: number, to: number): IngestBatch {
+  const start = batch.lineStarts[from] as number;
+  const lineStarts = batch.lineStarts.slice(from, to + 1).map((at) => at - start);
+  return {
+    events: batch.events.slice(from, to),
+    copy: batch.copy.subarray(start, batch.lineStarts[to]),
     lineStarts,
+    ...signedOf(batch),
   };
 }
 
@@ -94,5 +110,13 @@ export function keepEvents(batch: IngestBatch, keep: (event: EventSummary) => bo
   lines.forEach((line, i) => {
     lineStarts[i + 1] = (lineStarts[i] as number) + line.length;
   });
-  return { events: kept.map((i) => batch.events[i] as EventSummary), copy: Buffer.concat(lines), lineStarts };
+  return {
+    events: kept.map((i) => batch.events[i] as EventSummary),
+    copy: Buffer.concat(lines),
+    lineStarts,
+    ...signedOf(batch),
+  };
 }
+
+/** A part of a batch keeps the batch's signed events: without them, consent would take its unsigned word. */
+const signedOf = ({ signed }: IngestBatch) => (signed ? { signed } : {});

@@ -58,12 +58,34 @@ describe('the request decoder on its worker thread', () => {
     expect('parseError' in unreadable && unreadable.parseError).toBeInstanceOf(HttpError);
     expect('parseError' in unreadable && unreadable.parseError.code).toBe('invalid_json');
 
-    const invalid = await decoder.decode(input({ writeKey: 'wk', batch: [{ type: 'track', anonymousId: 'a' }] }));
+    const invalid = await decoder.decode(input({ writeKey: 'wk', anonymousId: 'a' }, 'track'));
     if (!('error' in invalid)) throw new Error('expected a validation error');
     expect(invalid.writeKey).toBe('wk');
     expect(invalid.error).toBeInstanceOf(HttpError);
     expect(invalid.error.status).toBe(400);
-    expect(invalid.error.issues?.map((i) => i.path)).toEqual(['batch.0.event']);
+    expect(invalid.error.issues?.map((i) => i.path)).toEqual(['event']);
+  });
+
+  it("hands back a batch's refused events beside the others", async () => {
+    const decoded = await newDecoder().decode(
+      input({
+        batch: [
+          { type: 'track', anonymousId: 'a', messageId: 'm0' },
+          { type: 'track', anonymousId: 'a', event: 'e' },
+        ],
+      }),
+    );
+    if (!('batch' in decoded)) throw new Error('expected events');
+    expect(decoded.batch.events.map((e) => e.index)).toEqual([1]);
+    expect(decoded.refused).toEqual([
+      {
+        index: 0,
+        messageId: 'm0',
+        code: 'validation_failed',
+        message: 'batch.0.event: Invalid input: expected string, received undefined',
+        issues: [{ path: 'batch.0.event', message: 'Invalid input: expected string, received undefined' }],
+      },
+    ]);
   });
 
   it('can start its worker ahead of the first request, and keeps using that one', async () => {

@@ -1,6 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { RefusedEvent } from '@tributary/spec';
 import { type ErrorIssue, HttpError } from '../http/errors';
 import type { DecodeInput, DecodeResult } from './decode-request';
 import type { IngestBatch } from './event-row';
@@ -15,7 +16,7 @@ interface WireError {
 type WireResult =
   | { parseError: WireError }
   | { writeKey: string | undefined; error: WireError }
-  | { writeKey: string | undefined; batch: IngestBatch };
+  | { writeKey: string | undefined; batch: IngestBatch; refused: RefusedEvent[] };
 type Reply = { id: number; result: WireResult } | { id: number; failure: string };
 
 const wireError = (e: HttpError): WireError => ({

@@ -2,6 +2,7 @@ import { CALL_TYPES, type CallType, LIMITS } from '@tributary/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
+import { requestTooLarge } from '../http/bounded-body';
 import { HttpError } from '../http/errors';
 import type { Keyring } from '../privacy/encryption';
 import { verifyUserHash } from '../privacy/identity-verification';
@@ -10,6 +11,7 @@ import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
 import type { EventSummary } from './event-row';
 import { keepEvents } from './ingest-batch';
+import { byIndex, everyEventRefused, notStorable } from './refused-events';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 
@@ -64,13 +66,13 @@ async function writeKeyOf(keys: KeyStore, secret: string | undefined): Promise<R
  * Every identify and alias naming a userId must be signed: otherwise a visitor could attach themselves
  * to someone else's profile. A missing or wrong signature there refuses the request.
  */
-function signedEvents(secret: string, events: EventSummary[]): Set<EventSummary> {
+function signedEvents(secret: string, events: EventSummary[], batch: boolean): Set<EventSummary> {
   const signed = new Set<EventSummary>();
-  events.forEach((event, i) => {
+  events.forEach((event) => {
     if (!event.user_id) return;
     if (verifyUserHash(secret, event.user_id, event.user_hash)) signed.add(event);
     else if (event.call_type === 'identify' || event.call_type === 'alias') {
-      const path = events.length > 1 ? `batch.${i}.context.userHash` : 'context.userHash';
+      const path = batch ? `batch.${event.index}.context.userHash` : 'context.userHash';
       throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
         { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
       ]);
@@ -114,7 +116,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   });
 
   const tooLarge = () => {
-    throw new HttpError(413, 'request_too_large', 'A request must be at most 500 KB');
+    throw requestTooLarge(LIMITS.requestBytes);
   };
   const countingLimit = bodyLimit({ maxSize: LIMITS.requestBytes, onError: tooLarge });
   // A request that declares its length is judged by the header alone. hono's bodyLimit reads
@@ -130,16 +132,19 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   /**
    * Decodes the body (on the worker), authenticates by the body's `writeKey` unless a header named
    * the key, verifies, and stores. Without a header key, an unreadable body is answered before
-   * authentication, as Segment does; invalid events always after it.
+   * authentication, as Segment does; invalid events always after it. A batch's events are refused
+   * one by one (invalid, too large, or refused by the database): the answer counts the others and
+   * lists those, and only when none is left is the request refused.
    */
   async function handle(c: Context<Env>, endpoint: CallType | 'batch') {
     const startedAt = performance.now();
+    const userAgent = c.req.header('user-agent');
     const decoded = await sharedRequestDecoder.decode({
       text: await c.req.text(),
       endpoint,
       receivedAt: new Date(),
       ip: c.get('ip'),
-      userAgent: c.req.header('user-agent') ?? null,
+      userAgent: userAgent ? userAgent.slice(0, LIMITS.userAgentChars) : null,
       ipMode,
       keyring,
       defaultPhoneCountry: options.defaultPhoneCountry ?? 'US',
@@ -147,8 +152,9 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     if ('parseError' in decoded) throw decoded.parseError;
     const key = c.get('key') ?? (await authorize(c, decoded.writeKey));
     if ('error' in decoded) throw decoded.error;
+    const isBatch = endpoint === 'batch';
     const { events } = decoded.batch;
-    const signed = key.verificationSecret ? signedEvents(key.verificationSecret, events) : undefined;
+    const signed = key.verificationSecret ? signedEvents(key.verificationSecret, events, isBatch) : undefined;
 
     const kept = keepEvents(decoded.batch, (event) => !suppressions.suppresses(event));
     const suppressed = events.length - kept.events.length;
@@ -159,10 +165,14 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     const batch = signed
       ? { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)), signed }
       : kept;
-    if (batch.events.length) await writer.write(batch);
-    onAccepted(batch.events.length, startedAt);
-    // Suppressed events are acknowledged like the others: a sender must not learn who is suppressed.
-    return c.json({ success: true, count: events.length });
+    const unstorable = batch.events.length ? (await writer.write(batch)).refused : [];
+    let refused = decoded.refused;
+    if (unstorable.length) refused = [...refused, ...unstorable.map((u) => notStorable(u, isBatch))].sort(byIndex);
+    // Suppressed events are counted like stored ones: a sender must not learn who is suppressed.
+    const count = events.length - unstorable.length;
+    if (!count && refused.length) throw everyEventRefused(refused, isBatch);
+    onAccepted(batch.events.length - unstorable.length, startedAt);
+    return c.json(refused.length ? { success: true, count, refused } : { success: true, count });
   }
 
   for (const type of CALL_TYPES) app.post(`/${type}`, (c) => handle(c, type));

@@ -5,19 +5,20 @@ import { isPlainObject } from '../is-plain-object';
 /**
  * Consent-manager categories (OneTrust, Segment Consent Management, cookie banners) onto the spec's
  * consent types. Keys are compared lower-cased with separators removed, so `third_party`,
- * `third-party` and `thirdParty` are one category. The README documents this table.
+ * `third-party` and `thirdParty` are one category. The README documents this table. A Map: a
+ * category is named by the sender, `constructor` and `__proto__` included.
  */
-export const CATEGORY_CONSENT_TYPES: Record<string, readonly ConsentType[]> = {
-  analytics: ['ANALYTICS_TRACKING'],
-  marketing: ['MARKETING_EMAIL', 'MARKETING_SMS', 'MARKETING_PUSH'],
-  personalization: ['PERSONALIZATION'],
-  personalisation: ['PERSONALIZATION'],
-  profiling: ['PROFILING'],
-  advertising: ['THIRD_PARTY_SHARING'],
-  thirdparty: ['THIRD_PARTY_SHARING'],
-  functional: ['DATA_PROCESSING'],
-  dataprocessing: ['DATA_PROCESSING'],
-};
+export const CATEGORY_CONSENT_TYPES: ReadonlyMap<string, readonly ConsentType[]> = new Map([
+  ['analytics', ['ANALYTICS_TRACKING']],
+  ['marketing', ['MARKETING_EMAIL', 'MARKETING_SMS', 'MARKETING_PUSH']],
+  ['personalization', ['PERSONALIZATION']],
+  ['personalisation', ['PERSONALIZATION']],
+  ['profiling', ['PROFILING']],
+  ['advertising', ['THIRD_PARTY_SHARING']],
+  ['thirdparty', ['THIRD_PARTY_SHARING']],
+  ['functional', ['DATA_PROCESSING']],
+  ['dataprocessing', ['DATA_PROCESSING']],
+]);
 
 const SPEC_TYPES = new Set<string>(CONSENT_TYPES);
 const categoryKey = (c: string) => c.toLowerCase().replace(/[\s_-]/g, '');
@@ -36,7 +37,7 @@ export function consentFromCategories(preferences: Record<string, unknown>): Map
       direct.set(category as ConsentType, value);
       continue;
     }
-    for (const type of CATEGORY_CONSENT_TYPES[categoryKey(category)] ?? []) fromCategories.set(type, value);
+    for (const type of CATEGORY_CONSENT_TYPES.get(categoryKey(category)) ?? []) fromCategories.set(type, value);
   }
   return new Map([...fromCategories, ...direct]);
 }

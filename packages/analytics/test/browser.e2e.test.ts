@@ -234,6 +234,42 @@ describe('the script tag in Chromium against the real collector', () => {
     }
   });
 
+  it('reports an event the collector refuses, never sends it again, and delivers the others', async () => {
+    const { context, page, batches } = await visitor();
+    try {
+      await page.goto(site.url);
+      const anonymousId = await anonymousIdOf(page);
+      await poll(async () => names(await rowsOf(anonymousId))).toEqual(['Page Viewed']);
+      const reported = page.evaluate(
+        () =>
+          new Promise<{ code: string; status?: number; messageIds: string[] }>((resolve) => {
+            (window.analytics as Analytics).on('error', (e) =>
+              resolve({ code: e.code, status: e.status, messageIds: [...e.messageIds] }),
+            );
+          }),
+      );
+      await page.evaluate(() => {
+        const analytics = window.analytics as Analytics;
+        analytics.track('x'.repeat(600)); // the collector refuses an event name over 512 characters
+        analytics.track('Still Stored');
+        return analytics.flush();
+      });
+      const error = await reported;
+      expect(error).toMatchObject({ code: 'rejected', status: 200, messageIds: [expect.any(String)] });
+      await poll(async () => names(await rowsOf(anonymousId))).toEqual(['Page Viewed', 'Still Stored']);
+
+      // Gone from the queue: neither a flush nor the next page sends it again.
+      await page.evaluate(() => (window.analytics as Analytics).flush());
+      await page.reload();
+      await sdkLoaded(page);
+      await poll(async () => names(await rowsOf(anonymousId))).toEqual(['Page Viewed', 'Still Stored', 'Page Viewed']);
+      const refusedId = error.messageIds[0] as string;
+      expect(batches.filter((r) => r.postData()?.includes(refusedId))).toHaveLength(1);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('delivers an event fired right before navigating away to a page without the SDK', async () => {
     const { context, page } = await visitor();
     await page.goto(site.url);

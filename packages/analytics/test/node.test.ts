@@ -142,25 +142,66 @@ describe('Node SDK against the real collector', () => {
     expect(await storedCount(sent)).toBe(10);
   });
 
-  it('drops only the event the collector refuses and reports it; the rest of the batch is delivered', async () => {
+  it('reports the events the collector refuses in its 200, never sends them again, and delivers the rest', async () => {
+    const proxy = await startProxy(collector.url, () => 'forward');
     const analytics = new Analytics({
       writeKey: collector.writeKey,
-      host: collector.url,
+      host: proxy.url,
       flushAt: 10,
       flushOnExit: false,
     });
     const errors: TributaryError[] = [];
     analytics.on('error', (e) => errors.push(e));
     const ids = Array.from({ length: 10 }, (_, i) => `refused-${i}`);
+    const deep = JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`);
     for (const [i, id] of ids.entries()) {
-      // The collector refuses a userId over 512 characters with a 400 naming `batch.3.userId`.
-      analytics.track({ userId: i === 3 ? 'x'.repeat(600) : 'refused-user', event: 'Maybe', messageId: id });
+      // The collector refuses a userId over 512 characters and JSON over 32 levels, each on its own.
+      const userId = i === 3 ? 'x'.repeat(600) : 'refused-user';
+      analytics.track({ userId, event: 'Maybe', messageId: id, properties: i === 6 ? { deep } : {} });
     }
     expect((await analytics.closeAndFlush({ timeout: 10_000 })).status).toBe('flushed');
+    await proxy.close();
     expect(errors).toHaveLength(1);
     expect(isTributaryError(errors[0])).toBe(true);
-    expect(errors[0]).toMatchObject({ code: 'rejected', status: 400, messageIds: ['refused-3'] });
-    expect(await storedCount(ids)).toBe(9);
+    expect(errors[0]).toMatchObject({ code: 'rejected', status: 200, messageIds: ['refused-3', 'refused-6'] });
+    expect(errors[0]?.message).toMatch(/batch\.3\.userId/);
+    expect(await storedCount(ids)).toBe(8);
+    expect(proxy.requests).toHaveLength(1);
+  });
+
+  it('drops what a 4xx names, or the whole batch when it names none, and never sends it again', async () => {
+    const issues = [
+      { path: 'batch.1.event', message: 'is required for track' },
+      { path: 'batch.2', message: 'the database refused this event' },
+    ];
+    const proxy = await startProxy(collector.url, (n) =>
+      n === 0
+        ? { status: 400, body: JSON.stringify({ error: { code: 'events_refused', message: 'refused', issues } }) }
+        : n === 1
+          ? { status: 413, body: '<html>Request Entity Too Large</html>' }
+          : 'forward',
+    );
+    const analytics = new Analytics({
+      writeKey: collector.writeKey,
+      host: proxy.url,
+      flushAt: 5,
+      concurrency: 1,
+      retry: fast,
+      flushOnExit: false,
+    });
+    const errors: TributaryError[] = [];
+    analytics.on('error', (e) => errors.push(e));
+    for (let i = 0; i < 5; i++) analytics.track({ userId: 'u', event: 'Refused', messageId: `four-${i}` });
+    expect((await analytics.closeAndFlush({ timeout: 10_000 })).status).toBe('flushed');
+    await proxy.close();
+    expect(errors.map((e) => [e.code, e.status, e.messageIds])).toEqual([
+      ['rejected', 400, ['four-1', 'four-2']],
+      ['rejected', 413, ['four-0', 'four-3', 'four-4']],
+    ]);
+    expect(proxy.requests.map((r) => r.messageIds)).toEqual([
+      ['four-0', 'four-1', 'four-2', 'four-3', 'four-4'],
+      ['four-0', 'four-3', 'four-4'],
+    ]);
   });
 
   it('gives up after maxRetries and says so; closeAndFlush reports a timeout when the collector is unreachable', async () => {

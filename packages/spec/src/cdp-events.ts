@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { apiDate } from './dates';
 import { EventType } from './event-types';
 import { JsonObject } from './json';
+import { UserAgent } from './segment';
 
 /** `POST /api/v1/cdp/events/track`: the product spec's own event body. */
 export const CdpTrackEvent = z
@@ -19,7 +20,7 @@ export const CdpTrackEvent = z
     browser: z.string().max(128).optional(),
     os: z.string().max(128).optional(),
     ipAddress: z.string().max(64).optional(),
-    userAgent: z.string().max(2048).optional(),
+    userAgent: UserAgent.optional(),
     country: z.string().max(128).optional(),
     region: z.string().max(128).optional(),
     city: z.string().max(128).optional(),

@@ -25,8 +25,10 @@ export const TraitKey = z
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   .regex(/^[^\u0000-\u001f]*$/, 'must not contain control characters');
 
-// PostgreSQL cannot keep U+0000 in jsonb; refusing it here keeps a batch from failing halfway.
-const noNul = (v: unknown) => !JSON.stringify(v ?? null).includes('\\u0000');
+/** A trait value's JSON takes at most 32 KB, as an event does: the Customer 360 view reads every trait at once. */
+export const TRAIT_VALUE_BYTES = 32 * 1024;
+const encoder = new TextEncoder();
+const storableSize = (v: unknown) => encoder.encode(JSON.stringify(v ?? null)).length <= TRAIT_VALUE_BYTES;
 
 /** `POST /api/v1/cdp/traits/:customerId`: upsert by `traitKey`. The value keeps its JSON type. */
 export const SetTraitBody = z.object({
@@ -34,12 +36,12 @@ export const SetTraitBody = z.object({
   traitValue: z
     .unknown()
     .refine((v) => v !== undefined, 'is required')
-    .refine(noNul, 'must not contain U+0000'),
+    .refine(storableSize, `must take at most ${TRAIT_VALUE_BYTES / 1024} KB as JSON`),
   traitType: TraitType,
   source: z.string().max(256).optional(),
   computedAt: apiDate.optional(),
   expiresAt: apiDate.refine((d) => d.getTime() > Date.now(), 'must be in the future').optional(),
-  metadata: JsonObject.refine(noNul, 'must not contain U+0000').optional(),
+  metadata: JsonObject.optional(),
 });
 export type SetTraitBody = z.infer<typeof SetTraitBody>;
 

@@ -23,16 +23,19 @@ export const EVENT_TYPES = [
 export const EventType = z.enum(EVENT_TYPES);
 export type EventType = z.infer<typeof EventType>;
 
-/** Segment's semantic event names that mean one of our types, so stock libraries map without configuration. */
-const SEMANTIC_EVENT_NAMES: Record<string, EventType> = {
-  'order completed': 'PURCHASE',
-  'checkout completed': 'PURCHASE',
-  'signed in': 'LOGIN',
-  'signed out': 'LOGOUT',
-  'products searched': 'SEARCH',
-  'form submitted': 'FORM_SUBMIT',
-  'button clicked': 'BUTTON_CLICK',
-};
+/**
+ * Segment's semantic event names that mean one of our types, so stock libraries map without
+ * configuration. A Map: an event is named whatever its sender likes, `constructor` included.
+ */
+const SEMANTIC_EVENT_NAMES = new Map<string, EventType>([
+  ['order completed', 'PURCHASE'],
+  ['checkout completed', 'PURCHASE'],
+  ['signed in', 'LOGIN'],
+  ['signed out', 'LOGOUT'],
+  ['products searched', 'SEARCH'],
+  ['form submitted', 'FORM_SUBMIT'],
+  ['button clicked', 'BUTTON_CLICK'],
+]);
 
 /**
  * The spec event type of a Segment call: page and screen are PAGE_VIEW, a track
@@ -42,5 +45,5 @@ export function eventTypeFor(call: { type: string; event?: string; eventType?: E
   if (call.type === 'page' || call.type === 'screen') return 'PAGE_VIEW';
   if (call.type !== 'track') return 'CUSTOM';
   if (call.eventType) return call.eventType;
-  return (call.event && SEMANTIC_EVENT_NAMES[call.event.toLowerCase()]) || 'CUSTOM';
+  return (call.event && SEMANTIC_EVENT_NAMES.get(call.event.toLowerCase())) || 'CUSTOM';
 }

@@ -1,14 +1,24 @@
 import { z } from 'zod';
 import { isoDate } from './dates';
 import { EventType } from './event-types';
-import { JsonObject } from './json';
+import { BooleanRecord, JsonObject } from './json';
 
 /** The size limits Segment's HTTP Tracking API documents, in bytes and counts. */
 export const LIMITS = {
   eventBytes: 32 * 1024,
   requestBytes: 500 * 1024,
   batchEvents: 2500,
+  /** A longer user agent (header or `context.userAgent`) is cut to this many characters. */
+  userAgentChars: 512,
 } as const;
+
+/**
+ * A user agent, cut to `LIMITS.userAgentChars`: real ones are a few hundred characters, and a longer
+ * one is neither parsed nor stored whole (ua-parser-js itself reads only the first 500).
+ */
+export const UserAgent = z
+  .string()
+  .transform((s) => (s.length > LIMITS.userAgentChars ? s.slice(0, LIMITS.userAgentChars) : s));
 
 /** Segment libraries send IDs as strings, some send numbers; both are kept as strings. */
 const identifier = z
@@ -17,13 +27,13 @@ const identifier = z
   .pipe(z.string().max(512, 'must be at most 512 characters'));
 
 export const ConsentPreferences = z.looseObject({
-  categoryPreferences: z.record(z.string(), z.boolean()).optional(),
+  categoryPreferences: BooleanRecord.optional(),
 });
 
 /** `context` as Segment documents it; unknown keys are kept as sent. */
 export const Context = z.looseObject({
   ip: z.string().max(64).optional(),
-  userAgent: z.string().max(2048).optional(),
+  userAgent: UserAgent.optional(),
   locale: z.string().max(64).optional(),
   timezone: z.string().max(128).optional(),
   sessionId: z.union([z.string().max(256), z.number()]).optional(),
@@ -118,6 +128,32 @@ export const CALL_TYPES = [
   'group',
   'alias',
 ] as const satisfies readonly CallType[];
+
+/**
+ * An event the collector did not store, as the 200 of `/v1/batch` lists it: invalid, over a limit,
+ * or refused by the database. The others of its batch are stored.
+ */
+export const RefusedEvent = z.object({
+  /** Its position in `batch`. */
+  index: z.number().int(),
+  messageId: z.string().optional(),
+  code: z.string(),
+  /** Names the event and the field: `batch.3.event: is required for track`. */
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+export type RefusedEvent = z.infer<typeof RefusedEvent>;
+
+/**
+ * What `/v1/*` answers once the events are committed. `count` is the number of events accepted: the
+ * request's events but those in `refused` (present only when some were). Events left out for
+ * suppression or consent are counted as accepted: a sender cannot tell them apart.
+ */
+export const TrackingAnswer = z.object({
+  success: z.literal(true),
+  count: z.number().int(),
+  refused: z.array(RefusedEvent).optional(),
+});
 
 /** `POST /v1/batch`: the envelope. Items are validated one by one so an error can name its index. */
 export const BatchEnvelope = z.looseObject({

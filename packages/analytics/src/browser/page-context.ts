@@ -24,7 +24,8 @@ const UTM: Record<string, string> = {
 export function campaign(search = location.search): Properties | undefined {
   const out: Properties = {};
   new URLSearchParams(search).forEach((v, k) => {
-    const name = UTM[k];
+    // Only utm_ parameters are looked up: `?constructor=` must not find Object's own members.
+    const name = k.startsWith('utm_') && UTM[k];
     if (name) out[name] = v;
   });
   return Object.keys(out).length ? out : undefined;

@@ -12,7 +12,7 @@ export const fetchTransport: Transport = async (url, body, options = {}) => {
     credentials: 'omit',
     keepalive: !!options.keepalive,
   });
-  return { status: res.status, retryAfter: res.headers.get('Retry-After'), text: res.ok ? '' : await res.text() };
+  return { status: res.status, retryAfter: res.headers.get('Retry-After'), text: await res.text() };
 };
 
 /**

@@ -2,7 +2,7 @@ import { batchBody, chunk } from './batcher';
 import type { Emitter } from './emitter';
 import { TributaryError } from './errors';
 import type { EventQueue } from './queue';
-import { type BackoffOptions, backoff, outcomeOf } from './retry-policy';
+import { type BackoffOptions, backoff, outcomeOf, refusedIndices } from './retry-policy';
 import type { Transport } from './transport';
 import type { WireEvent } from './wire';
 
@@ -173,29 +173,32 @@ export class Delivery {
     }
     const outcome = outcomeOf(status, retryAfter);
 
-    if (outcome.kind === 'ok') {
+    if (outcome.kind !== 'retry') {
+      // What the collector refused is dropped and reported, never sent again: the events a 200's
+      // `refused` or a 4xx's issues name (`batch.3...`), or the whole batch when a 4xx names none.
+      const named = refusedIndices(text);
+      const all = outcome.kind === 'drop' && !batch.some((_, i) => named.has(i));
+      const refused = batch.filter((_, i) => all || named.has(i));
+      const rest = ids.filter((_, i) => !all && !named.has(i));
+      if (refused.length) {
+        await this.#drop(
+          refused,
+          new TributaryError('rejected', `Refused (${status}): ${text}`, {
+            messageIds: refused.map((e) => e.messageId),
+            ...(status ? { status } : {}),
+          }),
+        );
+      }
+      // After a 4xx the others were not stored: they go again, without the refused ones.
+      if (outcome.kind === 'drop') {
+        queue.release(rest);
+        return 'sent';
+      }
       this.#failures = 0;
-      for (const id of ids) this.#attempts.delete(id);
-      await queue.ack(ids);
-      this.#o.settled?.(ids);
-      this.#o.emitter.emit('flush', { count: ids.length, messageIds: ids });
-      return 'sent';
-    }
-
-    if (outcome.kind === 'drop') {
-      // The collector names the first bad event of a batch (`batch.3...`): drop that one, keep the rest.
-      const index = Number(/\bbatch\.(\d+)/.exec(text)?.[1] ?? -1);
-      const bad = batch[index];
-      const message = `Refused (${status}): ${text}`;
-      const refused = bad ? [bad] : batch;
-      await this.#drop(
-        refused,
-        new TributaryError('rejected', message, {
-          messageIds: refused.map((e) => e.messageId),
-          ...(status ? { status } : {}),
-        }),
-      );
-      if (bad) queue.release(ids.filter((id) => id !== bad.messageId));
+      for (const id of rest) this.#attempts.delete(id);
+      await queue.ack(rest);
+      this.#o.settled?.(rest);
+      this.#o.emitter.emit('flush', { count: rest.length, messageIds: rest });
       return 'sent';
     }
 

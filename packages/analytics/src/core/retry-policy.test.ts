@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoff, outcomeOf, parseRetryAfter } from './retry-policy';
+import { backoff, outcomeOf, parseRetryAfter, refusedIndices } from './retry-policy';
 
 describe('outcomeOf', () => {
   it.each([200, 201, 204])('acknowledges %i', (s) => expect(outcomeOf(s)).toEqual({ kind: 'ok' }));
@@ -27,6 +27,36 @@ describe('outcomeOf', () => {
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(null)).toBeUndefined();
     expect(parseRetryAfter('-5')).toBe(0);
+  });
+});
+
+describe('refusedIndices', () => {
+  it("reads the events a 200 lists as refused, and those a 4xx's issues name", () => {
+    const ok = {
+      success: true,
+      count: 3,
+      refused: [{ index: 1, code: 'nul_character', message: 'batch.1: ...' }, { index: 4 }],
+    };
+    expect(refusedIndices(JSON.stringify(ok))).toEqual(new Set([1, 4]));
+    const issues = [
+      { path: 'batch.0.event', message: 'is required for track' },
+      { path: 'batch.12', message: 'the database refused this event' },
+      { path: 'context.page', message: 'too deep' },
+    ];
+    expect(refusedIndices(JSON.stringify({ error: { code: 'validation_failed', message: '', issues } }))).toEqual(
+      new Set([0, 12, Number.NaN]),
+    );
+  });
+
+  it('names none for an answer that lists none, or is not JSON', () => {
+    for (const text of [
+      '{"success":true,"count":2}',
+      '{"error":{"code":"unauthorized","message":"no"}}',
+      '<html>413</html>',
+      '',
+      undefined,
+    ])
+      expect(refusedIndices(text).size).toBe(0);
   });
 });
 

@@ -33,6 +33,23 @@ export function outcomeOf(status: number | undefined, retryAfter?: string | null
   return { kind: 'drop' };
 }
 
+/**
+ * The events of a batch the collector refused, by index: the `refused` list of a 200
+ * (`[{ index, code, message }]`) or the `batch.<index>` paths of a 4xx's issues. Empty when the
+ * answer names none (or is not JSON).
+ *
+ * @example
+ * refusedIndices('{"success":true,"count":1,"refused":[{"index":1,"code":"nul_character"}]}') // Set {1}
+ */
+export function refusedIndices(text: string | undefined): Set<number> {
+  const named = new Set<number>();
+  try {
+    const body = JSON.parse(text as string);
+    for (const r of body.refused ?? body.error.issues) named.add(r.index ?? Number(/^batch\.(\d+)/.exec(r.path)?.[1]));
+  } catch {}
+  return named;
+}
+
 /** `Retry-After` in ms: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;

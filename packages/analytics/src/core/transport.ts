@@ -2,7 +2,7 @@
 export interface TransportResponse {
   status: number;
   retryAfter: string | null;
-  /** The body of an error answer, to say why a batch was refused. */
+  /** The body of the answer: which events were refused, and why. */
   text?: string;
 }
 

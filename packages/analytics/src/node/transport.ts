@@ -10,7 +10,7 @@ export function nodeTransport(writeKey: string, timeout: number): Transport {
       headers: { 'Content-Type': 'application/json', Authorization: authorization },
       signal: AbortSignal.timeout(timeout),
     });
-    const text = await res.text(); // always read, so the connection goes back to the pool
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), text: res.ok ? '' : text };
+    // Always read: it names refused events, and the connection goes back to the pool.
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() };
   };
 }
