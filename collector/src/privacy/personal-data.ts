@@ -4,8 +4,9 @@ import { personalKeyMatcher } from './personal-keys';
 /**
  * Personal data in free-form JSON (event properties, context and metadata, traits) is sealed by key:
  * a value under a key the list in personal-keys.ts names is replaced by its sealed JSON (a JSON string
- * `enc:...`), at any depth, whatever its type. Null stays null: it says nothing about the person,
- * and "the trait exists" keeps working in segment rules.
+ * `enc:...`), at any depth, whatever its type but two. Null stays null: it says nothing about the
+ * person, and "the trait exists" keeps working in segment rules. Booleans stay too: `true` names
+ * nobody, and consent categories such as `MARKETING_EMAIL: true` must stay readable to be enforced.
  */
 
 /** Deeper than this, a whole value is sealed rather than searched: no stack is spent on hostile nesting. */
@@ -46,7 +47,7 @@ function sealIn(
   // for...in without an own-property check: these are JSON objects, and the check doubles the scan's cost.
   for (const key in record) {
     const member = record[key];
-    if (member === null || member === undefined) continue;
+    if (member === null || member === undefined || typeof member === 'boolean') continue;
     const sealed = matcher.isPersonal(key, inTraits)
       ? sealJson(keyring, member)
       : sealIn(keyring, matcher, member, inTraits || key === 'traits', depth + 1);
