@@ -37,7 +37,7 @@ describe('Node SDK against the real collector', () => {
     analytics.alias({ userId: 'node-u1', previousId: 'node-old-1' });
     analytics.track({ userId: 'node-u1', event: 'Order Completed', eventType: 'PURCHASE', properties: { total: 9 } });
 
-    expect(await analytics.closeAndFlush({ timeout: 10_000 })).toEqual({ status: 'flushed', pending: 0 });
+    expect(await analytics.closeAndFlush({ timeout: 25_000 })).toEqual({ status: 'flushed', pending: 0 });
     expect(ids).toHaveLength(305);
     expect(await storedCount(ids)).toBe(305);
     const [purchase] = await collector.query<{ event_type: string; call_type: string }>(

@@ -1,6 +1,6 @@
 import { batchBody, chunk } from './batcher';
 import type { Emitter } from './emitter';
-import { TributaryError } from './errors';
+import { TributaryError, type TributaryErrorCode } from './errors';
 import type { EventQueue } from './queue';
 import { type BackoffOptions, backoff, outcomeOf, refusedIndices } from './retry-policy';
 import type { Transport } from './transport';
@@ -144,9 +144,11 @@ export class Delivery {
     }
   }
 
-  #drop(events: readonly WireEvent[], error: TributaryError) {
+  /** Drops events for good, reporting why (`status`: the collector's answer, if any). */
+  #drop(events: readonly WireEvent[], code: TributaryErrorCode, message: string, status: number | undefined) {
     const ids = events.map((e) => e.messageId);
     for (const id of ids) this.#attempts.delete(id);
+    const error = new TributaryError(code, message, { messageIds: ids, status });
     this.#o.emitter.emit('error', error);
     this.#o.settled?.(ids, error);
     return this.#o.queue.ack(ids);
@@ -169,7 +171,7 @@ export class Delivery {
       ({ status, retryAfter } = res);
       text = res.text ?? '';
     } catch {
-      status = undefined; // no answer: the network, DNS, a refused connection
+      // No answer (the network, DNS, a refused connection): `status` stays undefined.
     }
     const outcome = outcomeOf(status, retryAfter);
 
@@ -180,15 +182,7 @@ export class Delivery {
       const all = outcome.kind === 'drop' && !batch.some((_, i) => named.has(i));
       const refused = batch.filter((_, i) => all || named.has(i));
       const rest = ids.filter((_, i) => !all && !named.has(i));
-      if (refused.length) {
-        await this.#drop(
-          refused,
-          new TributaryError('rejected', `Refused (${status}): ${text}`, {
-            messageIds: refused.map((e) => e.messageId),
-            ...(status ? { status } : {}),
-          }),
-        );
-      }
+      if (refused.length) await this.#drop(refused, 'rejected', `Refused (${status}): ${text}`, status);
       // After a 4xx the others were not stored: they go again, without the refused ones.
       if (outcome.kind === 'drop') {
         queue.release(rest);
@@ -211,17 +205,8 @@ export class Delivery {
       else again.push(e.messageId);
     }
     if (exhausted.length) {
-      await this.#drop(
-        exhausted,
-        new TributaryError(
-          'retries_exhausted',
-          `Gave up after ${this.#o.maxRetries} retries (${status ?? 'no answer'})`,
-          {
-            messageIds: exhausted.map((e) => e.messageId),
-            ...(status ? { status } : {}),
-          },
-        ),
-      );
+      const message = `Gave up after ${this.#o.maxRetries} retries (${status ?? 'no answer'})`;
+      await this.#drop(exhausted, 'retries_exhausted', message, status);
     }
     queue.release(again);
     if (!again.length) return 'sent';

@@ -6,7 +6,7 @@ export type Outcome =
    * `unavailable`: the collector could take no batch at all (no answer, 502, 503, 504, 429), which
    * says nothing about this one: such a failure does not use up the batch's retries.
    */
-  | { kind: 'retry'; after?: number; unavailable?: true }
+  | { kind: 'retry'; after?: number | undefined; unavailable?: true | undefined }
   /** A 4xx that a retry cannot fix: drop and report. */
   | { kind: 'drop' };
 
@@ -23,14 +23,9 @@ const UNAVAILABLE = new Set([undefined, 429, 502, 503, 504]);
 export function outcomeOf(status: number | undefined, retryAfter?: string | null, now = Date.now()): Outcome {
   if (status === undefined || status >= 500 || status === 408 || status === 429) {
     const after = status === 429 || status === 503 ? parseRetryAfter(retryAfter, now) : undefined;
-    return {
-      kind: 'retry',
-      ...(after === undefined ? {} : { after }),
-      ...(UNAVAILABLE.has(status) ? { unavailable: true as const } : {}),
-    };
+    return { kind: 'retry', after, unavailable: UNAVAILABLE.has(status) || undefined };
   }
-  if (status >= 200 && status < 300) return { kind: 'ok' };
-  return { kind: 'drop' };
+  return { kind: status >= 200 && status < 300 ? 'ok' : 'drop' };
 }
 
 /**
@@ -45,7 +40,7 @@ export function refusedIndices(text: string | undefined): Set<number> {
   const named = new Set<number>();
   try {
     const body = JSON.parse(text as string);
-    for (const r of body.refused ?? body.error.issues) named.add(r.index ?? Number(/^batch\.(\d+)/.exec(r.path)?.[1]));
+    for (const r of body.refused ?? body.error.issues) named.add(r.index ?? +r.path.split('.')[1]);
   } catch {}
   return named;
 }
