@@ -27,7 +27,11 @@ export class TributaryError extends Error {
   /** The events concerned (dropped, refused ...). */
   readonly messageIds: readonly string[];
 
-  constructor(code: TributaryErrorCode, message: string, details: { status?: number | undefined; messageIds?: string[] } = {}) {
+  constructor(
+    code: TributaryErrorCode,
+    message: string,
+    details: { status?: number | undefined; messageIds?: string[] } = {},
+  ) {
     super(message);
     this.code = code;
     this.status = details.status;
