@@ -38,13 +38,15 @@ export function notStorable({ event, code }: UnstorableEvent, batch: boolean): R
 export const byIndex = (a: RefusedEvent, b: RefusedEvent) => a.index - b.index;
 
 /**
- * The answer when no event of a request could be stored: 413 when each was refused for its size,
- * else 400, with an issue naming each event. A single call answers its one refusal as it was.
+ * The answer when no event of a request could be stored: 413 when each was refused for its size, 403
+ * when each lacked the signature identity verification asks for, else 400, with an issue naming each
+ * event. A single call answers its one refusal as it was.
  */
 export function everyEventRefused(refused: readonly RefusedEvent[], batch: boolean): HttpError {
   const first = refused[0];
   if (!first) return new HttpError(400, 'bad_request', 'No event was stored');
-  const status = refused.every((r) => r.code === 'event_too_large') ? 413 : 400;
+  const all = (code: string) => refused.every((r) => r.code === code);
+  const status = all('event_too_large') ? 413 : all('identity_verification_failed') ? 403 : 400;
   const code = refused.every((r) => r.code === first.code) ? first.code : 'events_refused';
   if (!batch) return new HttpError(status, code, first.message, first.issues);
   const issues = refused.flatMap((r) => r.issues ?? [{ path: `batch.${r.index}`, message: r.message }]);

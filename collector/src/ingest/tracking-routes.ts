@@ -1,4 +1,4 @@
-import { CALL_TYPES, type CallType, LIMITS } from '@tributary/spec';
+import { CALL_TYPES, type CallType, LIMITS, type RefusedEvent } from '@tributary/spec';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { keyFromAuthorization, unauthorized } from '../http/auth';
@@ -11,7 +11,7 @@ import type { KeyStore, ResolvedKey } from '../privacy/keys';
 import type { BatchWriter } from './batch-writer';
 import type { EventSummary } from './event-row';
 import { keepEvents } from './ingest-batch';
-import { byIndex, everyEventRefused, notStorable } from './refused-events';
+import { byIndex, everyEventRefused, notStorable, refusedEvent } from './refused-events';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 
@@ -64,21 +64,28 @@ async function writeKeyOf(keys: KeyStore, secret: string | undefined): Promise<R
  * With identity verification on for the key, the events whose userId carries its valid signature
  * (`context.userHash`, the HMAC of the userId the site's backend computed), each checked once here.
  * Every identify and alias naming a userId must be signed: otherwise a visitor could attach themselves
- * to someone else's profile. A missing or wrong signature there refuses the request.
+ * to someone else's profile. Without a valid signature such a call is refused: on its own in a batch
+ * (`unsigned`), as the request when it is a single call.
  */
-function signedEvents(secret: string, events: EventSummary[], batch: boolean): Set<EventSummary> {
+function verifySignatures(secret: string, events: EventSummary[], batch: boolean) {
   const signed = new Set<EventSummary>();
-  events.forEach((event) => {
-    if (!event.user_id) return;
+  const unsigned = new Map<EventSummary, RefusedEvent>();
+  for (const event of events) {
+    if (!event.user_id) continue;
     if (verifyUserHash(secret, event.user_id, event.user_hash)) signed.add(event);
     else if (event.call_type === 'identify' || event.call_type === 'alias') {
       const path = batch ? `batch.${event.index}.context.userHash` : 'context.userHash';
-      throw new HttpError(403, 'identity_verification_failed', `${path}: a valid signature of the userId is required`, [
-        { path, message: 'missing or wrong HMAC-SHA256 of the userId' },
-      ]);
+      const error = new HttpError(
+        403,
+        'identity_verification_failed',
+        `${path}: a valid signature of the userId is required`,
+        [{ path, message: 'missing or wrong HMAC-SHA256 of the userId' }],
+      );
+      if (!batch) throw error;
+      unsigned.set(event, refusedEvent(event.index, { messageId: event.message_id }, error));
     }
-  });
-  return signed;
+  }
+  return { signed, unsigned };
 }
 
 /** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
@@ -154,10 +161,12 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     if ('error' in decoded) throw decoded.error;
     const isBatch = endpoint === 'batch';
     const { events } = decoded.batch;
-    const signed = key.verificationSecret ? signedEvents(key.verificationSecret, events, isBatch) : undefined;
+    const verified = key.verificationSecret ? verifySignatures(key.verificationSecret, events, isBatch) : undefined;
+    const signed = verified?.signed;
+    const unsigned = verified?.unsigned ?? new Map<EventSummary, RefusedEvent>();
 
-    const kept = keepEvents(decoded.batch, (event) => !suppressions.suppresses(event));
-    const suppressed = events.length - kept.events.length;
+    const kept = keepEvents(decoded.batch, (event) => !unsigned.has(event) && !suppressions.suppresses(event));
+    const suppressed = events.length - unsigned.size - kept.events.length;
     if (suppressed) onDropped(suppressed, 'suppressed');
     // With identity verification, only a signed call may link a userId to this visitor, and consent at
     // ingestion takes only a signed event's word for its userId (`signed`).
@@ -167,9 +176,12 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
       : kept;
     const unstorable = batch.events.length ? (await writer.write(batch)).refused : [];
     let refused = decoded.refused;
-    if (unstorable.length) refused = [...refused, ...unstorable.map((u) => notStorable(u, isBatch))].sort(byIndex);
+    if (unstorable.length || unsigned.size) {
+      const more = [...unsigned.values(), ...unstorable.map((u) => notStorable(u, isBatch))];
+      refused = [...refused, ...more].sort(byIndex);
+    }
     // Suppressed events are counted like stored ones: a sender must not learn who is suppressed.
-    const count = events.length - unstorable.length;
+    const count = events.length - unstorable.length - unsigned.size;
     if (!count && refused.length) throw everyEventRefused(refused, isBatch);
     onAccepted(batch.events.length - unstorable.length, startedAt);
     return c.json(refused.length ? { success: true, count, refused } : { success: true, count });

@@ -1,7 +1,9 @@
+import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { identifyCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
 import { basicAuth, useApp } from '../../test/harness';
+import { customerEvents } from '../db/schema';
 import { userHash } from './identity-verification';
 
 const bearer = (key: string) => `Bearer ${key}`;
@@ -74,6 +76,47 @@ describe.each(testDatabases)('keys and access control on $name', (db) => {
         `/api/v1/cdp/identity/resolve?identityType=COOKIE_ID&identityValue=${anonymousId}`,
       );
       expect(resolved.status).toBe(200);
+    });
+
+    it('refuses an unsigned identify or alias of a batch on its own, and stores the rest of the batch', async () => {
+      const key = await createKey({ kind: 'write', identityVerification: true });
+      const userId = `batch-verified-${crypto.randomUUID()}`;
+      const anonymousId = crypto.randomUUID();
+      const signed = { userHash: userHash(key.verificationSecret, userId) };
+      const batch = [
+        { type: 'track', anonymousId, event: 'Viewed', messageId: `m-${crypto.randomUUID()}` },
+        { type: 'identify', userId: 'someone-else', anonymousId, messageId: `m-${crypto.randomUUID()}` },
+        { type: 'identify', userId, anonymousId, context: signed, messageId: `m-${crypto.randomUUID()}` },
+        { type: 'alias', userId: 'someone-else', previousId: userId, messageId: `m-${crypto.randomUUID()}` },
+      ];
+      const res = await h.call('POST', '/v1/batch', { batch }, basicAuth(key.secret));
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.count).toBe(2);
+      expect(body.refused.map((r: { index: number; code: string }) => [r.index, r.code])).toEqual([
+        [1, 'identity_verification_failed'],
+        [3, 'identity_verification_failed'],
+      ]);
+      expect(body.refused[0].issues[0].path).toBe('batch.1.context.userHash');
+      const ids = batch.map((e) => e.messageId);
+      const stored = await h.database.db
+        .select({ messageId: customerEvents.messageId })
+        .from(customerEvents)
+        .where(inArray(customerEvents.messageId, ids));
+      expect(stored.map((r) => r.messageId).sort()).toEqual([ids[0], ids[2]].sort());
+      const resolved = await h.call(
+        'GET',
+        `/api/v1/cdp/identity/resolve?identityType=EXTERNAL_ID&identityValue=someone-else`,
+      );
+      expect(resolved.status).toBe(404);
+
+      // Nothing left to store: the batch is refused with 403, naming each event.
+      const none = await h.call('POST', '/v1/batch', { batch: [batch[1], batch[3]] }, basicAuth(key.secret));
+      expect(none.status).toBe(403);
+      expect((await none.json()).error.issues.map((i: { path: string }) => i.path)).toEqual([
+        'batch.0.context.userHash',
+        'batch.1.context.userHash',
+      ]);
     });
 
     it('stores an unsigned track naming a userId but does not let it link the visitor', async () => {
