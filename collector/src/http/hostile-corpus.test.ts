@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertCustomer } from '../../test/customers';
 import { testDatabases } from '../../test/databases';
 import { API_KEY, basicAuth, type Json, type JsonResponse, useApp, WRITE_KEY } from '../../test/harness';
+import { POISON_NAMES as POISON } from '../../test/poison-names';
 import { queryRows } from '../db/client';
 import { auditLog, customerEvents, customerTraits } from '../db/schema';
 import { SERVER_OPTIONS } from './server-options';
@@ -16,19 +17,6 @@ import { SERVER_OPTIONS } from './server-options';
  * the limits. Every answer is a 4xx or a 2xx, never a 5xx, and the process goes on serving.
  */
 
-const POISON = [
-  '__proto__',
-  'constructor',
-  'prototype',
-  'toString',
-  'hasOwnProperty',
-  'valueOf',
-  '__defineGetter__',
-  'isPrototypeOf',
-  'Constructor',
-  'CONSTRUCTOR',
-  '__PROTO__',
-];
 let seq = 0;
 const uid = (p: string) => `${p}-${Date.now().toString(36)}-${++seq}`;
 /** JSON text with lone surrogates written as the escapes a hostile sender puts on the wire. */
