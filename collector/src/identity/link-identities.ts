@@ -46,7 +46,8 @@ export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): 
       .from(customerIdentities)
       .where(identityMatches(keyring, 'EXTERNAL_ID', previousId))
       .limit(1);
-    candidates.push({ type: known ? 'EXTERNAL_ID' : 'COOKIE_ID', value: previousId });
+    // With verification, a previous userId is someone's account: its owner did not sign this call.
+    if (!(known && op.verified)) candidates.push({ type: known ? 'EXTERNAL_ID' : 'COOKIE_ID', value: previousId });
   }
 
   const email = norm('EMAIL', op.traits?.email);
@@ -70,7 +71,7 @@ export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): 
   const owners = [...new Set(existing.map((e) => e.customerId))];
   const identified = await identifiedCustomers(tx, owners);
 
-  const target = await chooseTarget(tx, candidates, ownerOf, owners, identified, userId);
+  const target = await chooseTarget(tx, candidates, ownerOf, owners, identified, userId, op.verified);
 
   for (const owner of owners) {
     if (owner !== target && !identified.has(owner)) {
@@ -102,6 +103,7 @@ async function chooseTarget(
   owners: string[],
   identified: Set<string>,
   userId: string | undefined,
+  verified: boolean | undefined,
 ): Promise<string> {
   // The userId's owner, or on alias the owner of the previous userId.
   const externalOwner = candidates
@@ -110,13 +112,16 @@ async function chooseTarget(
     .find(Boolean);
   if (externalOwner) return externalOwner;
   if (!userId) {
-    // No userId: join the single identified owner if there is one, else any anonymous owner (cookie first).
-    const identifiedOwners = owners.filter((o) => identified.has(o));
+    // No userId: join the single identified owner if there is one (unless only a signed userId may:
+    // `verified`), else any anonymous owner (cookie first).
+    const identifiedOwners = verified ? [] : owners.filter((o) => identified.has(o));
     if (identifiedOwners.length === 1 && identifiedOwners[0]) return identifiedOwners[0];
     const cookie = candidates.find((c) => c.type === 'COOKIE_ID');
     const byCookie = cookie && ownerOf(cookie);
+    // The cookie's owner is this visitor, even identified: with verification, a signed call linked it.
     if (byCookie) return byCookie;
-    if (owners[0]) return owners[0];
+    const anonymous = owners.find((o) => !(verified && identified.has(o)));
+    if (anonymous) return anonymous;
   } else {
     // A new userId adopts an anonymous customer that shares an identifier, cookie first.
     const anonymous = candidates.map(ownerOf).find((o) => o && !identified.has(o));

@@ -36,6 +36,11 @@ export interface LinkOp {
   previousId?: string;
   traits?: Record<string, unknown>;
   at: Date;
+  /**
+   * Sent with a key that verifies identities: only a signed userId may claim an identified
+   * customer, so this call links no previous userId and joins no identified customer by email or phone.
+   */
+  verified?: true;
 }
 
 /** Consent by type, as an event carries it. */

@@ -168,8 +168,10 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     const kept = keepEvents(decoded.batch, (event) => !unsigned.has(event) && !suppressions.suppresses(event));
     const suppressed = events.length - unsigned.size - kept.events.length;
     if (suppressed) onDropped(suppressed, 'suppressed');
-    // With identity verification, only a signed call may link a userId to this visitor, and consent at
-    // ingestion takes only a signed event's word for its userId (`signed`).
+    // With identity verification, only a signed call may link a userId to this visitor, no call may
+    // claim an identified customer by anything but a signed userId (`verified`: no previous userId, no
+    // email or phone), and consent at ingestion takes only a signed event's word for its userId (`signed`).
+    if (signed) for (const e of kept.events) if (e.link) e.link.verified = true;
     const unsignedLink = (e: EventSummary) => e.link?.kind === 'implicit' && !signed?.has(e);
     const batch = signed
       ? { ...kept, events: kept.events.map((e) => (unsignedLink(e) ? { ...e, link: null } : e)), signed }

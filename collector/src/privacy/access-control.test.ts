@@ -119,6 +119,66 @@ describe.each(testDatabases)('keys and access control on $name', (db) => {
       ]);
     });
 
+    it("lets no call claim an identified customer but by that customer's signed userId", async () => {
+      const key = await createKey({ kind: 'write', identityVerification: true });
+      const sign = (userId: string) => ({ userHash: userHash(key.verificationSecret, userId) });
+      const resolve = async (identityType: string, identityValue: string) => {
+        const res = await h.call(
+          'GET',
+          `/api/v1/cdp/identity/resolve?identityType=${identityType}&identityValue=${encodeURIComponent(identityValue)}`,
+        );
+        return res.status === 200 ? (await res.json()).customerId : null;
+      };
+      const victim = `victim-${crypto.randomUUID()}`;
+      const email = `${victim}@example.com`;
+      const identify = await h.call(
+        'POST',
+        '/v1/identify',
+        { userId: victim, anonymousId: crypto.randomUUID(), traits: { email }, context: sign(victim) },
+        basicAuth(key.secret),
+      );
+      expect(identify.status).toBe(200);
+      const victimCustomer = await resolve('EXTERNAL_ID', victim);
+      expect(victimCustomer).toBeTruthy();
+
+      // A signed alias of the attacker's own new userId naming the victim's as its previous ID.
+      const attacker = `attacker-${crypto.randomUUID()}`;
+      const attackerAnon = crypto.randomUUID();
+      const alias = await h.call(
+        'POST',
+        '/v1/alias',
+        { userId: attacker, previousId: victim, anonymousId: attackerAnon, context: sign(attacker) },
+        basicAuth(key.secret),
+      );
+      expect(alias.status).toBe(200);
+      // An identify without a userId, carrying the victim's email.
+      const otherAnon = crypto.randomUUID();
+      const anonymous = await h.call(
+        'POST',
+        '/v1/identify',
+        { anonymousId: otherAnon, traits: { email, plan: 'stolen' } },
+        basicAuth(key.secret),
+      );
+      expect(anonymous.status).toBe(200);
+      await h.app.writer.idle();
+      expect(await resolve('EXTERNAL_ID', attacker)).not.toBe(victimCustomer);
+      expect(await resolve('COOKIE_ID', attackerAnon)).not.toBe(victimCustomer);
+      expect(await resolve('COOKIE_ID', otherAnon)).not.toBe(victimCustomer);
+      expect(await resolve('EMAIL', email)).toBe(victimCustomer);
+
+      // An anonymous previous ID is still linked by a signed alias.
+      const earlierAnon = crypto.randomUUID();
+      const own = await h.call(
+        'POST',
+        '/v1/alias',
+        { userId: attacker, previousId: earlierAnon, context: sign(attacker) },
+        basicAuth(key.secret),
+      );
+      expect(own.status).toBe(200);
+      await h.app.writer.idle();
+      expect(await resolve('COOKIE_ID', earlierAnon)).toBe(await resolve('EXTERNAL_ID', attacker));
+    });
+
     it('stores an unsigned track naming a userId but does not let it link the visitor', async () => {
       const key = await createKey({ kind: 'write', identityVerification: true });
       const victim = `victim-${crypto.randomUUID()}`;
