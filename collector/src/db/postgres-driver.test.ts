@@ -5,6 +5,7 @@ import { databaseUrl, testDatabases } from '../../test/databases';
 import { type FaultProxy, startFaultProxy } from '../../test/fault-proxy';
 import { isDatabaseUnavailable } from '../http/errors';
 import { copyRows, type Database, openCopy, openPostgres } from './client';
+import { PostgresSockets } from './postgres-sockets';
 
 /**
  * postgres.js 3.4.9, as patched (patches/postgres@3.4.9.patch): a connection lost while it fetches
@@ -130,6 +131,26 @@ describe.runIf(hasPostgres)('the PostgreSQL connection pool under faults', () =>
       await proxy.close();
       await within(10_000, database.close(), 'close').catch(() => undefined);
     }
+  });
+
+  it('moves on to the next host of a multi-host URL when one refuses, naming each socket by its host for TLS', async () => {
+    // Port 1 on loopback refuses at once; the second host is the real server.
+    const url = `postgres://${targetUrl.username || 'postgres'}@127.0.0.1:1,${target.host}:${target.port}${targetUrl.pathname}`;
+    const database = await openPostgres(url, { max: 1 });
+    try {
+      let answered: unknown;
+      for (let i = 0; i < 5 && answered === undefined; i++) {
+        answered = await within(10_000, one(database), 'multi-host').catch(() => undefined);
+      }
+      expect(answered).toBe(1);
+    } finally {
+      await within(10_000, database.close(), 'close').catch(() => undefined);
+    }
+    // postgres.js wraps the socket in TLS with `servername: socket.host` (SNI).
+    const sockets = new PostgresSockets();
+    const socket = await sockets.open({ host: [target.host], port: [target.port] });
+    expect(socket).toMatchObject({ host: target.host, port: target.port });
+    socket.destroy();
   });
 
   it('fails a query whose connect fails at once (an unreachable network) without an uncaught error', async () => {

@@ -26,6 +26,8 @@ const silentError = (reason: string) =>
 export class PostgresSockets {
   /** Each socket's `bytesRead` when the current outage was noticed. */
   readonly #sockets = new Map<Socket, number>();
+  /** Which of several hosts (`postgres://h1,h2/db`) to connect to: the next one after a failed connect. */
+  #hostIndex = 0;
 
   /**
    * The socket is handed over while it connects, so that postgres.js sees a refused or reset
@@ -44,14 +46,32 @@ export class PostgresSockets {
     // connect that fails at once (an unreachable network) would otherwise throw an uncaught 'error'.
     await undefined;
     this.#forgetClosed();
-    const socket = options.path
-      ? createConnection({ path: options.path, noDelay: true })
-      : createConnection({ host: options.host[0] ?? '127.0.0.1', port: options.port[0] ?? 5432, noDelay: true });
+    const socket = options.path ? createConnection({ path: options.path, noDelay: true }) : this.#connect(options);
     this.#sockets.set(socket, -1);
     // (postgres.js removes every listener of a socket it wraps in TLS: closed ones are also forgotten on each look.)
     socket.once('close', () => this.#sockets.delete(socket));
     return socket;
   };
+
+  /**
+   * A TCP connection to the current host. Its `host` and `port` are set as on postgres.js's own
+   * sockets: TLS reads `host` for the server name (SNI), which poolers and hosted databases route by.
+   * A connect that fails moves on to the next host, as postgres.js does, so a second host takes over.
+   */
+  #connect(options: SocketOptions): Socket {
+    const i = this.#hostIndex % Math.max(1, options.host.length);
+    const host = options.host[i] ?? '127.0.0.1';
+    const port = options.port[i] ?? options.port[0] ?? 5432;
+    const socket = Object.assign(createConnection({ host, port, noDelay: true }), { host, port });
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+    });
+    socket.once('error', () => {
+      if (!connected && this.#hostIndex % Math.max(1, options.host.length) === i) this.#hostIndex = i + 1;
+    });
+    return socket;
+  }
 
   /** Open sockets (connecting ones included). */
   get size(): number {

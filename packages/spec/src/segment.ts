@@ -14,11 +14,12 @@ export const LIMITS = {
 
 /**
  * A user agent, cut to `LIMITS.userAgentChars`: real ones are a few hundred characters, and a longer
- * one is neither parsed nor stored whole (ua-parser-js itself reads only the first 500).
+ * one is neither parsed nor stored whole (ua-parser-js itself reads only the first 500). A cut through
+ * a surrogate pair leaves U+FFFD, as any lone surrogate becomes: the database refuses half a pair.
  */
 export const UserAgent = z
   .string()
-  .transform((s) => (s.length > LIMITS.userAgentChars ? s.slice(0, LIMITS.userAgentChars) : s));
+  .transform((s) => (s.length > LIMITS.userAgentChars ? s.slice(0, LIMITS.userAgentChars).toWellFormed() : s));
 
 /** Segment libraries send IDs as strings, some send numbers; both are kept as strings. */
 const identifier = z
