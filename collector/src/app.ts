@@ -170,7 +170,8 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   admin.use('*', audit.middleware());
   admin.use('*', apiBody);
   const scrub = (tables: readonly string[]) => scrubDeletedRows(database, tables);
-  admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh, scrub }));
+  const defaultPhoneCountry = config.DEFAULT_PHONE_COUNTRY;
+  admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh, scrub, defaultPhoneCountry }));
   app.route('/api/v1/admin', admin);
 
   app.route('/', sdkRoute());

@@ -7,7 +7,7 @@ import {
   SegmentCall as SegmentCallSchema,
 } from '@tributary/spec';
 import { checkJson, type JsonViolation, jsonLimitError } from '../http/bounded-json';
-import { badRequest, HttpError, validationError } from '../http/errors';
+import { badRequest, errorSummary, HttpError, stackOf, validationError } from '../http/errors';
 import { isPlainObject } from '../is-plain-object';
 import type { EventRow, IngestBatch, LinkOp } from './event-row';
 import { toIngestBatch } from './ingest-batch';
@@ -140,7 +140,8 @@ const eventTooLarge = (where: string) =>
  * its batch failed (a sender would retry the whole batch, forever).
  */
 function unprocessable(e: unknown, where: string): HttpError {
-  console.error(`decoding ${where} failed:`, e);
+  // The summary and the stack, never the error itself: its message may quote the event's data.
+  console.error(`decoding ${where} failed: ${errorSummary(e)}${stackOf(e)}`);
   return new HttpError(400, 'unprocessable_event', `${where}: the collector could not process this event`);
 }
 

@@ -65,10 +65,12 @@ export interface AdminRoutesDeps {
   refresh: (change: RevocationChange) => Promise<void> | void;
   /** After a deletion, makes the deleted rows leave the database's files (PGlite; see scrubDeletedRows). */
   scrub?: (tables: readonly string[]) => Promise<void>;
+  /** Country assumed for phone numbers without a country code (DEFAULT_PHONE_COUNTRY). */
+  defaultPhoneCountry?: string;
 }
 
 /** `/api/v1/admin`: keys, the audit trail, privacy regulations and retention. Admin keys only. */
-export function adminRoutes({ db, keys, keyring, audit, refresh, scrub }: AdminRoutesDeps) {
+export function adminRoutes({ db, keys, keyring, audit, refresh, scrub, defaultPhoneCountry }: AdminRoutesDeps) {
   const afterDeletion = async ({ tombstones, tables }: Erasure) => {
     await audit.forget(tombstones);
     await scrub?.(tables);
@@ -173,7 +175,10 @@ export function adminRoutes({ db, keys, keyring, audit, refresh, scrub }: AdminR
       }),
       async (c) => {
         const request = c.req.valid('json');
-        const regulation = await applyRegulation(db, keyring, request, c.get('key').id, { afterDeletion });
+        const regulation = await applyRegulation(db, keyring, request, c.get('key').id, {
+          afterDeletion,
+          defaultPhoneCountry,
+        });
         // In effect in this process before the answer; the others hear of it (revocation-feed.ts).
         for (const change of regulationChanges(request.regulationType)) await refresh(change);
         return c.json(regulationInfo(regulation), 201);

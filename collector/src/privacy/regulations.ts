@@ -3,7 +3,7 @@ import { type Db, queryRows, type Tx } from '../db/client';
 import { customerIdentities, customerMerges, customers, regulations, suppressions } from '../db/schema';
 import { uuidList } from '../db/sql-lists';
 import { eventsOfCustomer } from '../events/customer-events';
-import { badRequest, notFound } from '../http/errors';
+import { badRequest, errorSummary, notFound } from '../http/errors';
 import { type IdentityType, normalizeIdentity } from '../identity/normalize-identity';
 import { requireCustomer } from '../profiles/require-customer';
 import { tombstoneAuditRows } from './audit-trail';
@@ -32,6 +32,8 @@ export interface Erasure {
 export interface ApplyRegulationOptions {
   /** Runs after a deletion has committed, before the regulation is answered (audit buffers, VACUUM on PGlite). */
   afterDeletion?: (erasure: Erasure) => Promise<void>;
+  /** Country assumed for a phone number without a country code, as ingestion assumes it (default US). */
+  defaultPhoneCountry?: string;
 }
 
 interface Subject {
@@ -56,7 +58,7 @@ export async function applyRegulation(
 ) {
   let erasure: Erasure | undefined;
   const done = await db.transaction(async (tx) => {
-    const subject = await resolveSubject(tx, keyring, request);
+    const subject = await resolveSubject(tx, keyring, request, options.defaultPhoneCountry);
     const type = request.regulationType;
     const deletes = (type === 'SUPPRESS_WITH_DELETE' || type === 'DELETE_ONLY') && !!subject.customerId;
     const [regulation] = await tx
@@ -121,7 +123,12 @@ export async function applyRegulation(
       .returning();
     return finished ?? regulation;
   });
-  if (erasure) await options.afterDeletion?.(erasure);
+  // The deletion is done once committed: a failure of what follows is logged, not answered as a failure.
+  if (erasure) {
+    await options.afterDeletion?.(erasure).catch((e) => {
+      console.error(`after a deletion (audit trail, scrub of the files): ${errorSummary(e)}`);
+    });
+  }
   return done;
 }
 
@@ -146,7 +153,12 @@ export function regulationChanges(type: RegulationType): RevocationChange[] {
   }
 }
 
-async function resolveSubject(tx: Tx, keyring: Keyring, request: RegulationRequest): Promise<Subject> {
+async function resolveSubject(
+  tx: Tx,
+  keyring: Keyring,
+  request: RegulationRequest,
+  defaultPhoneCountry?: string,
+): Promise<Subject> {
   if (request.customerId) {
     const customer = await requireCustomer(tx, request.customerId).catch((e) => {
       if (request.regulationType === 'UNSUPPRESS') return null;
@@ -161,7 +173,7 @@ async function resolveSubject(tx: Tx, keyring: Keyring, request: RegulationReque
       { path: 'json.customerId', message: 'customerId or identityType and identityValue are required' },
     ]);
   }
-  const value = normalizeIdentity(request.identityType, request.identityValue);
+  const value = normalizeIdentity(request.identityType, request.identityValue, defaultPhoneCountry);
   if (!value) {
     throw badRequest('identityValue is not a valid identifier of that type', [
       { path: 'json.identityValue', message: 'not a valid identifier of that type' },

@@ -177,3 +177,15 @@ describe.each(testDatabases)('suppression of every identifier on $name', (db) =>
     expect(await storedEvents(h, [stored])).toBe(1);
   });
 });
+
+describe.each(testDatabases)('suppression outside the US on $name', (db) => {
+  const h = useApp(db, { DEFAULT_PHONE_COUNTRY: 'GB' });
+
+  it('SUPPRESS by a national phone number reads it in DEFAULT_PHONE_COUNTRY, as ingestion does', async () => {
+    const national = `020 7946 ${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+    await regulate(h, { regulationType: 'SUPPRESS', identityType: 'PHONE', identityValue: national });
+    const messageId = crypto.randomUUID();
+    await h.send('identify', { userId: `uk-${crypto.randomUUID()}`, messageId, traits: { phone: national } });
+    expect(await storedEvents(h, [messageId])).toBe(0);
+  });
+});
