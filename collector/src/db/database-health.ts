@@ -108,8 +108,10 @@ export function pgliteHealth(ping: () => Promise<unknown>, options: Partial<Heal
  *   fail at once with a 503, and `onDown` listeners fail the requests waiting (the batch writer's);
  *   pool sockets that hear nothing for `quietMs` more are destroyed, which fails their queries and
  *   frees their pool slots (a query sent into a black hole would wait forever);
- * - up again: pool sockets that heard nothing through the outage are destroyed (they may have lost
- *   bytes of a query), and requests go through again.
+ * - up again: pool sockets that heard nothing through the outage are destroyed (a server restarted
+ *   or failed over behind a proxy leaves connections that look open and fail only when next used;
+ *   reconnecting now spares the next requests that failure; the cost: a long query that sent nothing
+ *   through a ping's blip is failed too), and requests go through again.
  * A healthy database costs one `select 1` a second and nothing on the query path.
  */
 export class PostgresHealth implements DatabaseHealth {

@@ -88,8 +88,8 @@ export class PostgresSockets {
   /**
    * Destroys every socket that received nothing since `markOutage` (sockets opened since are left to
    * their connect timeout): its query, if any, fails as the database being unreachable, and its pool
-   * slot reconnects. An idle socket goes too, which costs a reconnect; one that heard nothing through
-   * an outage may have lost bytes of a query to it.
+   * slot reconnects. An idle socket goes too, which costs a reconnect: after an outage an open-looking
+   * connection may be one the server (restarted, failed over) no longer knows.
    */
   destroyQuiet(reason: string): number {
     this.#forgetClosed();
