@@ -116,7 +116,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     await next();
   });
   // Reads and admin writes fail at once while the database is down, and when it goes down under them.
-  app.use('/api/*', requireDatabase(database.health, { failInFlight: true }));
+  app.use('/api/*', requireDatabase(database.health));
   app.route(
     '/v1',
     trackingRoutes({

@@ -46,16 +46,14 @@ export function healthRoutes(database: Pick<Database, 'kind' | 'health'>) {
 
 /**
  * Answers 503 (with `Retry-After`) at once while the database is known to be down, instead of letting
- * a request wait for a connection that cannot come. With `failInFlight`, a request already running
- * when the database goes down is answered 503 then too (its queries fail on their own only once their
- * connections are given up); a write it made may still commit, as with any timeout. Ingestion uses
- * `assertDatabaseAvailable` alone: the batch writer fails its waiting writes itself, at no cost per request.
+ * a request wait for a connection that cannot come; a request already running when the database goes
+ * down is answered 503 then too (its queries fail on their own only once their connections are given
+ * up); a write it made may still commit, as with any timeout. Ingestion uses `assertDatabaseAvailable`
+ * alone: the batch writer fails its waiting writes itself, at no cost per request.
  */
-export function requireDatabase(health: DatabaseHealth, options: { failInFlight?: boolean } = {}): MiddlewareHandler {
-  const { failInFlight } = { failInFlight: false, ...options };
+export function requireDatabase(health: DatabaseHealth): MiddlewareHandler {
   return async function requireDatabase(_c, next) {
     assertDatabaseAvailable(health);
-    if (!failInFlight) return next();
     let stopWatching = () => {};
     const outage = new Promise<never>((_, reject) => {
       stopWatching = health.onDown(() => reject(unavailable()));
