@@ -27,6 +27,8 @@ const IDLE_REQUESTS = Number(process.env.BENCH_IDLE_REQUESTS ?? 300);
 /** How many 2,500-identify batches are sent, one after another, while the small requests are measured. */
 const BIG_BATCHES = Number(process.env.BENCH_BIG_BATCHES ?? 3);
 const IDENTIFIES = 2_500;
+/** `postgresql` or `pglite` to measure on one database only. */
+const ONLY = process.env.BENCH_DATABASE?.toLowerCase();
 /** Pause between two small requests: a steady trickle, not a second flood. */
 const PAUSE_MS = 10;
 const WRITE_KEY = 'wk_bench_write_key_24chars';
@@ -243,10 +245,11 @@ async function main() {
       '2,500-identify batches: s (status)',
     ],
   ];
-  for (const [name, run] of [
+  const databases = [
     ['PostgreSQL', onPostgres],
     ['PGlite', onPglite],
-  ] as const) {
+  ] as const;
+  for (const [name, run] of databases.filter(([name]) => ONLY === undefined || name.toLowerCase() === ONLY)) {
     const f = await run(keys, keyring);
     const [idle, loaded] = [f.idle.map((a) => a.ms), f.loaded.map((a) => a.ms)];
     const ratio = quantile(loaded, 0.99) / quantile(idle, 0.99);
