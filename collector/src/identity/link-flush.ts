@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities, customers } from '../db/schema';
-import { textList } from '../db/sql-lists';
+import { textArray } from '../db/sql-lists';
 import type { LinkOp } from '../ingest/event-row';
 import { blindIndex, type Keyring } from '../privacy/encryption';
 import { storedIdentity } from '../privacy/identity-lookup';
 import { type LinkOptions, linkIdentities } from './link-identities';
+import { linkNewCustomers } from './link-new-customers';
 import { normalizeIdentity } from './normalize-identity';
 
 /** A link op's userId and anonymous ID as they are matched: normalized, then blind-indexed. */
@@ -27,8 +28,8 @@ async function ownersOf(tx: Tx, keys: readonly (Keys | null)[]): Promise<Map<str
     })
     .from(customerIdentities)
     .where(
-      sql`(${customerIdentities.identityType} = 'EXTERNAL_ID' and ${customerIdentities.valueHash} in ${textList(userHashes)})
-        or (${customerIdentities.identityType} = 'COOKIE_ID' and ${customerIdentities.valueHash} in ${textList(anonymousHashes)})`,
+      sql`(${customerIdentities.identityType} = 'EXTERNAL_ID' and ${customerIdentities.valueHash} = any(${textArray(userHashes)}))
+        or (${customerIdentities.identityType} = 'COOKIE_ID' and ${customerIdentities.valueHash} = any(${textArray(anonymousHashes)}))`,
     )
     // Prepared: one text for any list (sql-lists.ts), so PostgreSQL parses and plans it once per connection.
     .prepare('link_flush_owners')
@@ -36,8 +37,17 @@ async function ownersOf(tx: Tx, keys: readonly (Keys | null)[]): Promise<Map<str
   return new Map(rows.map((r) => [`${r.type}:${r.hash}`, r.customerId]));
 }
 
+/** An op and the customer it linked to, as `afterLink` is told. */
+export interface Linked {
+  op: LinkOp;
+  customerId: string;
+}
+
 /**
  * A flush's identity work, in the order it came; returns each op's customer (null: nothing linked).
+ *
+ * Identifies that name only new identifiers (sign-ups, an import) get their customers together first
+ * (linkNewCustomers): they share nothing with the other ops, so doing them first changes no outcome.
  *
  * In steady traffic most of it is implicit (a track or page carrying a userId) for a userId that has
  * its customer already, with an anonymous ID that is that customer's already or nobody's yet. Such an
@@ -45,15 +55,17 @@ async function ownersOf(tx: Tx, keys: readonly (Keys | null)[]): Promise<Map<str
  * are resolved from one lookup of the flush's identifiers and written together, one insert and one
  * update, instead of four statements each. Every other op (identify, alias, a new userId, an
  * anonymous ID another customer owns) goes through linkIdentities after the writes before it, and
- * `afterLink` runs after it (identify traits, for one).
+ * `afterLink` runs after it (identify traits, for one), once for all the new customers.
  */
 export async function linkFlush(
   tx: Tx,
   ops: readonly LinkOp[],
   options: LinkOptions,
-  afterLink: (op: LinkOp, customerId: string | null) => Promise<void> = async () => {},
+  afterLink: (linked: Linked[]) => Promise<void> = async () => {},
 ): Promise<(string | null)[]> {
   const { keyring, defaultPhoneCountry } = options;
+  const created = await linkNewCustomers(tx, ops, options);
+  if (created.size) await afterLink([...created].map(([i, customerId]) => ({ op: ops[i] as LinkOp, customerId })));
   // Only implicit ops can be resolved from the lookup; the others find their own identifiers.
   const keys = ops.map((op) => (op.kind === 'implicit' ? keysOf(keyring, op, defaultPhoneCountry) : null));
   const results: (string | null)[] = [];
@@ -63,6 +75,11 @@ export async function linkFlush(
   const lastSeen = new Map<string, Date>();
 
   for (const [i, op] of ops.entries()) {
+    const createdFor = created.get(i);
+    if (createdFor) {
+      results.push(createdFor);
+      continue;
+    }
     const { userHash, anonymousId, anonymousHash } = keys[i] ?? {};
     if (userHash) {
       owners ??= await ownersOf(tx, keys.slice(i));
@@ -84,7 +101,7 @@ export async function linkFlush(
     const customerId = await linkIdentities(tx, op, options);
     owners = null;
     results.push(customerId);
-    await afterLink(op, customerId);
+    if (customerId) await afterLink([{ op, customerId }]);
   }
   await writeSimpleLinks(tx, keyring, newAnonymousIds, lastSeen);
   return results;

@@ -7,7 +7,7 @@ import { identityMatches, storedIdentity } from '../privacy/identity-lookup';
 import { identifiedCustomers, mergeCustomers } from './merge-customers';
 import { type IdentityType, normalizeIdentity } from './normalize-identity';
 
-interface Candidate {
+export interface Candidate {
   type: IdentityType;
   value: string;
 }
@@ -16,6 +16,26 @@ export interface LinkOptions {
   defaultPhoneCountry: string;
   /** Seals EMAIL and PHONE values; every identifier is matched through its blind index. */
   keyring: Keyring;
+}
+
+/**
+ * The identifiers a link op names itself, normalized (junk left out), in the order they are linked:
+ * the userId, the anonymous ID, then email and phone from traits. An alias's previous ID is not among
+ * them: which type it is depends on what is stored.
+ */
+export function candidatesOf(op: LinkOp, options: Pick<LinkOptions, 'defaultPhoneCountry'>) {
+  const norm = (type: IdentityType, v: unknown) => normalizeIdentity(type, v, options.defaultPhoneCountry);
+  const candidates: Candidate[] = [];
+  const userId = norm('EXTERNAL_ID', op.userId);
+  if (userId) candidates.push({ type: 'EXTERNAL_ID', value: userId });
+  const anonymousId = norm('COOKIE_ID', op.anonymousId);
+  if (anonymousId) candidates.push({ type: 'COOKIE_ID', value: anonymousId });
+  const email = norm('EMAIL', op.traits?.email);
+  if (email) candidates.push({ type: 'EMAIL', value: email });
+  // The same keys the customer's phone field is filled from (apply-identify-traits).
+  const phone = norm('PHONE', op.traits?.phone ?? op.traits?.phoneNumber ?? op.traits?.phone_number);
+  if (phone) candidates.push({ type: 'PHONE', value: phone });
+  return { userId, candidates };
 }
 
 /**
@@ -30,15 +50,9 @@ export interface LinkOptions {
  */
 export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): Promise<string | null> {
   const { keyring } = options;
-  const norm = (type: IdentityType, v: unknown) => normalizeIdentity(type, v, options.defaultPhoneCountry);
-  const userId = norm('EXTERNAL_ID', op.userId);
-  const candidates: Candidate[] = [];
-  if (userId) candidates.push({ type: 'EXTERNAL_ID', value: userId });
+  const { userId, candidates } = candidatesOf(op, options);
 
-  const anonymousId = norm('COOKIE_ID', op.anonymousId);
-  if (anonymousId) candidates.push({ type: 'COOKIE_ID', value: anonymousId });
-
-  const previousId = norm('EXTERNAL_ID', op.previousId);
+  const previousId = normalizeIdentity('EXTERNAL_ID', op.previousId, options.defaultPhoneCountry);
   if (previousId && previousId !== userId) {
     // A previous ID is either an earlier userId or an anonymous ID; whichever is known decides.
     const [known] = await tx
@@ -47,14 +61,12 @@ export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): 
       .where(identityMatches(keyring, 'EXTERNAL_ID', previousId))
       .limit(1);
     // With verification, a previous userId is someone's account: its owner did not sign this call.
-    if (!(known && op.verified)) candidates.push({ type: known ? 'EXTERNAL_ID' : 'COOKIE_ID', value: previousId });
+    if (!(known && op.verified)) {
+      // After the userId and the anonymous ID, before email and phone.
+      const at = candidates.filter((c) => c.type === 'EXTERNAL_ID' || c.type === 'COOKIE_ID').length;
+      candidates.splice(at, 0, { type: known ? 'EXTERNAL_ID' : 'COOKIE_ID', value: previousId });
+    }
   }
-
-  const email = norm('EMAIL', op.traits?.email);
-  if (email) candidates.push({ type: 'EMAIL', value: email });
-  // The same keys the customer's phone field is filled from (apply-identify-traits).
-  const phone = norm('PHONE', op.traits?.phone ?? op.traits?.phoneNumber ?? op.traits?.phone_number);
-  if (phone) candidates.push({ type: 'PHONE', value: phone });
 
   if (!candidates.length) return null;
 

@@ -8,6 +8,7 @@ import { applyIdentifyTraits } from '../profiles/apply-identify-traits';
 import { takeCustomerWriteTurn } from './customer-write-turn';
 import { EVENT_COLUMNS, type EventSummary, type IngestBatch, type LinkOp } from './event-row';
 import { keepEvents, sliceBatch } from './ingest-batch';
+import { linkPieces } from './link-pieces';
 import type { UnstorableEvent } from './refused-events';
 
 /** What one flush writes, as `selectDropped` and hooks see it. */
@@ -57,6 +58,12 @@ export interface BatchWriterOptions {
    * time. Its rows may still commit; the sender's retry is then harmless (messageId). Default: none.
    */
   deadlineMs?: number;
+  /**
+   * The most identity links one flush makes (default `LINKS_PER_FLUSH`): a request asking for more is
+   * written in pieces, and a flush takes no more queued requests than fit. Each link costs a few
+   * statements, so this bounds how long one flush holds the writer, and other requests wait for it.
+   */
+  linksPerFlush?: number;
 }
 
 /** What became of a batch once written: the events the database refused (a data error); the rest are stored. */
@@ -65,8 +72,16 @@ export interface WriteResult {
 }
 const ALL_STORED: WriteResult = Object.freeze({ refused: Object.freeze([]) });
 
+/** Commits spent narrowing down refused events, shared by the pieces of one request. */
+interface IsolationBudget {
+  commits: number;
+}
+
 interface Pending {
   batch: IngestBatch;
+  /** The identity links it asks for, for the bound on a flush's links. */
+  links: number;
+  isolation: IsolationBudget;
   resolve: (result: WriteResult) => void;
   reject: (err: unknown) => void;
   /** When it was written (performance.now()), for the deadline. */
@@ -81,6 +96,21 @@ const RECENT_LINKS_MAX = 50_000;
  * single out about eight among 2,500 (a dozen commits each).
  */
 const ISOLATION_COMMITS = 96;
+/**
+ * Identity links per flush. A link that cannot be done in bulk takes about seven statements (find the
+ * identifiers' owners, create the customer, add its identities, store identify traits...): on
+ * PostgreSQL a flush that links holds the customer-write turn other linking flushes wait for, and on
+ * PGlite its statements run on the process's only thread, which answers nothing meanwhile. Sixteen keep
+ * a flush to some tens of ms (`pnpm bench:isolation`).
+ */
+export const LINKS_PER_FLUSH = 16;
+/**
+ * The pause before each piece of a request written in pieces. A request that arrived during the
+ * previous piece still has to be read and decoded (on the worker) before it is queued: without the
+ * pause, the next piece would start first, and on PGlite, whose statements hold the only thread, that
+ * request would wait for two pieces instead of one.
+ */
+const PIECE_PAUSE_MS = 2;
 const UNIQUE_VIOLATION = '23505';
 
 const COLUMN_NAMES = EVENT_COLUMNS.map(([n]) => n);
@@ -136,6 +166,8 @@ export class BatchWriter {
   readonly #options: Required<BatchWriterOptions>;
   #queue: Pending[] = [];
   #inFlight = 0;
+  /** Requests being written piece by piece: between two pieces nothing is queued, but they are not done. */
+  #inPieces = 0;
   /** The groups being flushed, for the deadline and `failPending`. */
   readonly #flushing = new Set<Pending[]>();
   #deadlineTimer: NodeJS.Timeout | undefined;
@@ -159,6 +191,7 @@ export class BatchWriter {
       concurrency: 1,
       available: () => true,
       deadlineMs: Number.POSITIVE_INFINITY,
+      linksPerFlush: LINKS_PER_FLUSH,
       ...options,
     };
   }
@@ -169,8 +202,40 @@ export class BatchWriter {
   }
 
   write(batch: IngestBatch): Promise<WriteResult> {
+    const pieces = linkPieces(batch, this.#options.linksPerFlush, (e) => this.#asksLink(e));
+    return pieces.length === 1 ? this.#enqueue(batch, { commits: 0 }) : this.#writePieces(pieces);
+  }
+
+  /** Whether an event asks the flush for an identity link (a visitor's repeated events do not). */
+  #asksLink({ link }: EventSummary): boolean {
+    return link !== null && (link.kind !== 'implicit' || !this.#recentLinks.has(linkKey(link)));
+  }
+
+  /**
+   * Writes a request's pieces one after another, answering once all are committed (or with the first
+   * failure: the pieces committed before stay, and the sender's retry is harmless, messageId). Each
+   * piece joins the queue only after a pause (`PIECE_PAUSE_MS`), so that requests which arrived while
+   * the previous piece was committed go first, and on PGlite the process answers in between.
+   */
+  async #writePieces(pieces: IngestBatch[]): Promise<WriteResult> {
+    this.#inPieces++;
+    try {
+      const isolation = { commits: 0 };
+      const refused: UnstorableEvent[] = [];
+      for (const piece of pieces) {
+        await new Promise((resolve) => setTimeout(resolve, PIECE_PAUSE_MS));
+        refused.push(...(await this.#enqueue(piece, isolation)).refused);
+      }
+      return refused.length ? { refused } : ALL_STORED;
+    } finally {
+      this.#inPieces--;
+    }
+  }
+
+  #enqueue(batch: IngestBatch, isolation: IsolationBudget): Promise<WriteResult> {
+    const links = batch.events.filter((e) => this.#asksLink(e)).length;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ batch, resolve, reject, at: performance.now() });
+      this.#queue.push({ batch, links, isolation, resolve, reject, at: performance.now() });
       if (this.#options.deadlineMs !== Number.POSITIVE_INFINITY) {
         this.#deadlineTimer ??= setTimeout(() => this.#expire(), this.#options.deadlineMs).unref();
       }
@@ -187,8 +252,7 @@ export class BatchWriter {
       return this.failPending(new DatabaseUnavailableError('The database is unreachable'));
     }
     while (this.#inFlight < this.#options.concurrency && this.#queue.length) {
-      const group = this.#queue;
-      this.#queue = [];
+      const group = this.#nextGroup();
       this.#inFlight++;
       this.#flushing.add(group);
       void this.#flushGroup(group).finally(() => {
@@ -197,6 +261,18 @@ export class BatchWriter {
         this.#pump();
       });
     }
+  }
+
+  /** The queued requests the next flush takes: all of them, unless their links would pass `linksPerFlush`. */
+  #nextGroup(): Pending[] {
+    let links = 0;
+    let taken = 0;
+    for (const p of this.#queue) {
+      if (taken && links + p.links > this.#options.linksPerFlush) break;
+      links += p.links;
+      taken++;
+    }
+    return this.#queue.splice(0, taken);
   }
 
   /**
@@ -251,7 +327,8 @@ export class BatchWriter {
       for (const p of group) {
         if (p.failed) continue;
         try {
-          p.resolve(group.length === 1 ? await this.#isolate(p.batch, err) : await this.#storeAlone(p.batch));
+          const { batch, isolation } = p;
+          p.resolve(group.length === 1 ? await this.#isolate(batch, err, isolation) : await this.#storeAlone(p));
         } catch (e) {
           p.reject(e);
         }
@@ -260,12 +337,12 @@ export class BatchWriter {
   }
 
   /** Commits one request's events by themselves. */
-  async #storeAlone(batch: IngestBatch): Promise<WriteResult> {
+  async #storeAlone({ batch, isolation }: Pending): Promise<WriteResult> {
     try {
       await this.#commit([batch]);
       return ALL_STORED;
     } catch (err) {
-      return this.#isolate(batch, err);
+      return this.#isolate(batch, err, isolation);
     }
   }
 
@@ -274,12 +351,11 @@ export class BatchWriter {
    * events the database refuses (log2 of the batch's size in commits per refused event), the rest
    * stored; any other error fails the request. The commits are bounded (`ISOLATION_COMMITS`), so a
    * request refused in many places cannot hold the writer: past them, the parts not yet stored are
-   * refused whole.
+   * refused whole. The pieces of one request share that bound (`isolation`).
    */
-  async #isolate(batch: IngestBatch, err: unknown): Promise<WriteResult> {
+  async #isolate(batch: IngestBatch, err: unknown, isolation: IsolationBudget): Promise<WriteResult> {
     if (!dataErrorCode(err)) throw err;
     const refused: UnstorableEvent[] = [];
-    let commits = 0;
     const refuse = (part: IngestBatch, code: string, error: unknown) => {
       console.error(`the database refused ${part.events.length} event(s) (${code}): ${errorSummary(error)}`);
       for (const event of part.events) refused.push({ event, code });
@@ -290,9 +366,9 @@ export class BatchWriter {
       if (part.events.length === 1) return refuse(part, code, error);
       const middle = part.events.length >> 1;
       for (const half of [sliceBatch(part, 0, middle), sliceBatch(part, middle, part.events.length)]) {
-        if (commits >= ISOLATION_COMMITS) refuse(half, code, error);
+        if (isolation.commits >= ISOLATION_COMMITS) refuse(half, code, error);
         else {
-          commits++;
+          isolation.commits++;
           await this.#commit([half]).catch((e: unknown) => bisect(half, e));
         }
       }
@@ -304,9 +380,7 @@ export class BatchWriter {
   async #commit(batches: IngestBatch[]): Promise<void> {
     const events = batches.flatMap((b) => b.events);
     const links: LinkOp[] = [];
-    for (const { link } of events) {
-      if (link && (link.kind !== 'implicit' || !this.#recentLinks.has(linkKey(link)))) links.push(link);
-    }
+    for (const event of events) if (event.link && this.#asksLink(event)) links.push(event.link);
     const flush: Flush = { batches, events, linked: links.length > 0 };
     // Rows alone need no transaction: one COPY stores them all or none, and commits them. That spares
     // a flush the round trips of BEGIN and COMMIT, which take longer than the COPY's own commit. Such
@@ -342,10 +416,11 @@ export class BatchWriter {
         // API call holding the same customers is detected by PostgreSQL and retried request by request.
         if (links.length && this.#options.concurrency > 1) await takeCustomerWriteTurn(tx);
         const { defaultPhoneCountry, keyring } = this.#options;
-        const customerIds = await linkFlush(tx, links, { defaultPhoneCountry, keyring }, async (link, customerId) => {
-          if (customerId && link.kind === 'identify' && link.traits) {
-            await applyIdentifyTraits(tx, customerId, link.traits, { at: link.at, defaultPhoneCountry, keyring });
-          }
+        const customerIds = await linkFlush(tx, links, { defaultPhoneCountry, keyring }, async (linked) => {
+          const calls = linked.flatMap(({ op, customerId }) =>
+            op.kind === 'identify' && op.traits ? [{ customerId, traits: op.traits, at: op.at }] : [],
+          );
+          if (calls.length) await applyIdentifyTraits(tx, calls, { defaultPhoneCountry, keyring });
         });
         links.forEach((link, i) => {
           linked.push([link, customerIds[i] ?? null]);
@@ -383,7 +458,7 @@ export class BatchWriter {
 
   /** Resolves once everything written so far is committed (or failed). */
   async idle(): Promise<void> {
-    while (this.#inFlight || this.#queue.length) await new Promise((r) => setTimeout(r, 5));
+    while (this.#inFlight || this.#queue.length || this.#inPieces) await new Promise((r) => setTimeout(r, 5));
   }
 }
 

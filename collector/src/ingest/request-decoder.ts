@@ -58,15 +58,23 @@ export function spawnDecodeWorker(): Worker {
 }
 
 /**
- * Decodes tracking requests (parse, validate, enrich, encode: `decodeRequest`) on a worker thread.
+ * Bodies larger than this decode on a worker of their own. A worker decodes one request after another,
+ * and a 2,500-event batch takes it hundreds of ms: small requests (a page view, a login) queued behind
+ * it would wait as long. The SDKs' batches of about a hundred events stay below.
+ */
+export const LARGE_BODY_CHARS = 128 * 1024;
+
+/**
+ * Decodes tracking requests (parse, validate, enrich, encode: `decodeRequest`) on worker threads.
  * That work is the bulk of a request's own CPU; off the main thread it no longer delays the replies
- * from PostgreSQL that flushes wait for, and it uses a second core. The worker starts on first use
- * (or `warm`) and restarts after a crash (the requests it held fail with a 500). It keeps the process
- * alive only while it holds requests.
+ * from PostgreSQL that flushes wait for, and it uses a second core. Large bodies have a worker of
+ * their own (`LARGE_BODY_CHARS`). A worker starts on first use (or `warm`) and restarts after a crash
+ * (the requests it held fail with a 500). It keeps the process alive only while it holds requests.
  */
 export class RequestDecoder {
   readonly #spawn: () => Worker;
-  #worker: Worker | null = null;
+  /** The workers for small and for large bodies. */
+  readonly #workers: [Worker | null, Worker | null] = [null, null];
   readonly #pending = new Map<
     number,
     { worker: Worker; resolve: (r: DecodeResult) => void; reject: (e: Error) => void }
@@ -79,11 +87,12 @@ export class RequestDecoder {
 
   /** Starts the worker ahead of the first request, which would otherwise wait for it to load. */
   warm(): void {
-    if (!this.#worker) this.#start();
+    if (!this.#workers[0]) this.#start(0);
   }
 
   decode(input: DecodeInput): Promise<DecodeResult> {
-    const worker = this.#worker ?? this.#start();
+    const lane = input.text.length > LARGE_BODY_CHARS ? 1 : 0;
+    const worker = this.#workers[lane] ?? this.#start(lane);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { worker, resolve, reject });
@@ -92,14 +101,14 @@ export class RequestDecoder {
     });
   }
 
-  /** Stops the worker; requests it still held fail. */
+  /** Stops the workers; requests they still held fail. */
   async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = null;
-    await worker?.terminate();
+    const workers = [...this.#workers];
+    this.#workers.fill(null);
+    await Promise.all(workers.map((w) => w?.terminate()));
   }
 
-  #start(): Worker {
+  #start(lane: 0 | 1): Worker {
     const worker = this.#spawn();
     worker.unref();
     worker.on('message', (reply: Reply) => {
@@ -112,12 +121,13 @@ export class RequestDecoder {
     });
     worker.on('error', (err) => this.#lost(worker, err));
     worker.on('exit', (code) => this.#lost(worker, new Error(`the decode worker stopped (exit code ${code})`)));
-    this.#worker = worker;
+    this.#workers[lane] = worker;
     return worker;
   }
 
   #lost(worker: Worker, err: Error) {
-    if (this.#worker === worker) this.#worker = null;
+    const lane = this.#workers.indexOf(worker);
+    if (lane !== -1) this.#workers[lane] = null;
     for (const [id, p] of this.#pending) {
       if (p.worker !== worker) continue;
       this.#pending.delete(id);

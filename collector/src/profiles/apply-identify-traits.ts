@@ -1,5 +1,5 @@
 import type { TraitType } from '@tributary/spec';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerProfiles, customers } from '../db/schema';
 import { normalizeIdentity } from '../identity/normalize-identity';
@@ -75,29 +75,51 @@ export function profileFieldsOf(traits: Record<string, unknown>) {
   return fields;
 }
 
+/** An identify call's traits, for the customer it resolved to. */
+export interface IdentifyTraits {
+  customerId: string;
+  traits: Record<string, unknown>;
+  /** The call's time: an older identify does not overwrite what a newer one set. */
+  at: Date;
+}
+
 /**
- * What an identify call's traits do to the customer it resolved to, inside the ingestion transaction:
- * every trait is stored (source `identify`, values keep their JSON type) in one statement, and the
- * customer and profile fields the traits name are filled. An identify older than the one that last set
- * a trait does not overwrite it, so late deliveries cannot undo newer data.
+ * What identify calls' traits do to the customers they resolved to, inside the ingestion transaction:
+ * every trait is stored (source `identify`, values keep their JSON type), and the customer and profile
+ * fields the traits name are filled, each in one statement for all the calls. An identify older than
+ * the one that last set a trait does not overwrite it, so late deliveries cannot undo newer data.
+ * The calls name distinct customers (one statement cannot write a row twice); otherwise they are
+ * applied one at a time, in order.
  */
 export async function applyIdentifyTraits(
   tx: Tx,
-  customerId: string,
-  traits: Record<string, unknown>,
-  options: { at: Date; defaultPhoneCountry: string; keyring: Keyring },
-) {
+  calls: readonly IdentifyTraits[],
+  options: { defaultPhoneCountry: string; keyring: Keyring },
+): Promise<void> {
+  if (new Set(calls.map((c) => c.customerId)).size < calls.length) {
+    for (const call of calls) await applyIdentifyTraits(tx, [call], options);
+    return;
+  }
   const { keyring } = options;
-  const entries = Object.entries(traits).filter(([k, v]) => v !== undefined && k.length > 0 && k.length <= 256);
-  if (!entries.length) return;
-  // Personal-data values are sealed here, before the JSON the statement reads is built.
-  const values = Object.fromEntries(entries.map(([k, v]) => [k, sealTraitValue(keyring, k, v)]));
-  const types = Object.fromEntries(entries.map(([k]) => [k, identifyTraitType(k)]));
-  const at = options.at.toISOString();
+  const rows = calls.flatMap(({ customerId, traits, at }) =>
+    Object.entries(traits)
+      .filter(([k, v]) => v !== undefined && k.length > 0 && k.length <= 256)
+      // Personal-data values are sealed here, before the JSON the statement reads is built.
+      .map(([key, value]) => ({
+        customer_id: customerId,
+        key,
+        value: sealTraitValue(keyring, key, value),
+        type: identifyTraitType(key),
+        at: at.toISOString(),
+      })),
+  );
+  if (!rows.length) return;
   await tx.execute(sql`
     insert into customer_traits (customer_id, trait_key, trait_value, trait_type, source, computed_at, updated_at)
-    select ${customerId}, t.key, t.value, (${JSON.stringify(types)}::jsonb ->> t.key)::trait_type, 'identify', ${at}::timestamptz, now()
-    from jsonb_each(${JSON.stringify(values)}::jsonb) as t
+    select (t->>'customer_id')::uuid, t->>'key', t->'value', (t->>'type')::trait_type, 'identify',
+      (t->>'at')::timestamptz, now()
+    -- Elements, not a recordset: a recordset would read a trait that is JSON null as SQL NULL.
+    from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) as t
     on conflict (customer_id, trait_key) do update set
       trait_value = excluded.trait_value, source = excluded.source, computed_at = excluded.computed_at,
       expires_at = null, updated_at = now()
@@ -105,19 +127,41 @@ export async function applyIdentifyTraits(
       or customer_traits.computed_at is null or customer_traits.computed_at <= excluded.computed_at`);
 
   const now = new Date();
-  const customerFields = customerFieldsOf(traits, options.defaultPhoneCountry);
-  if (Object.keys(customerFields).length) {
-    await tx
-      .update(customers)
-      .set({ ...sealCustomerFields(keyring, customerFields), updatedAt: now })
-      .where(eq(customers.id, customerId));
+  const fields = calls.flatMap(({ customerId, traits }) => {
+    const named = customerFieldsOf(traits, options.defaultPhoneCountry);
+    if (!Object.keys(named).length) return [];
+    const sealed = sealCustomerFields(keyring, named);
+    return [
+      {
+        id: customerId,
+        email: sealed.email ?? null,
+        phone_number: sealed.phoneNumber ?? null,
+        first_name: sealed.firstName ?? null,
+        last_name: sealed.lastName ?? null,
+      },
+    ];
+  });
+  if (fields.length) {
+    // A field the traits do not name keeps its value.
+    await tx.execute(sql`
+      update ${customers} c set
+        email = coalesce(v.email, c.email), phone_number = coalesce(v.phone_number, c.phone_number),
+        first_name = coalesce(v.first_name, c.first_name), last_name = coalesce(v.last_name, c.last_name),
+        updated_at = ${now.toISOString()}::timestamptz
+      from jsonb_to_recordset(${JSON.stringify(fields)}::jsonb)
+        as v(id uuid, email text, phone_number text, first_name text, last_name text)
+      where c.id = v.id`);
   }
 
-  const { dateOfBirth: dob, address, ...profile } = profileFieldsOf(traits);
-  if (dob || address || Object.keys(profile).length) {
+  const profiles = calls.flatMap(({ customerId, traits }) => {
+    const { dateOfBirth: dob, address, ...profile } = profileFieldsOf(traits);
+    if (!dob && !address && !Object.keys(profile).length) return [];
+    return [{ customerId, ...profile, dateOfBirth: sealText(keyring, dob), address: sealJsonText(keyring, address) }];
+  });
+  if (profiles.length) {
     await tx
       .insert(customerProfiles)
-      .values({ customerId, ...profile, dateOfBirth: sealText(keyring, dob), address: sealJsonText(keyring, address) })
+      .values(profiles)
       .onConflictDoUpdate({
         target: customerProfiles.customerId,
         set: {

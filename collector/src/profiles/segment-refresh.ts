@@ -2,7 +2,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { type Db, queryRows } from '../db/client';
 import { customerSegments } from '../db/schema';
-import { textList } from '../db/sql-lists';
+import { textList, uuidList } from '../db/sql-lists';
 import { errorSummary } from '../http/errors';
 import type { IngestBatch } from '../ingest/event-row';
 import { evaluateSegment } from './segment-evaluation';
@@ -116,7 +116,8 @@ export class SegmentRefresher {
     if (!customers.length && !anonymousIds.length && !userIds.length) return [];
     const rows = await queryRows<{ id: string }>(
       this.#db,
-      sql`select distinct coalesce(c.merged_into_id, c.id) as id from customers c where c.id::text in ${textList(customers)}
+      // By uuid, not `c.id::text`: a cast column cannot use the primary key's index.
+      sql`select distinct coalesce(c.merged_into_id, c.id) as id from customers c where c.id in ${uuidList(customers.filter((id) => UUID.test(id)))}
         union select customer_id from customer_identities where identity_type = 'COOKIE_ID' and identity_value in ${textList(anonymousIds)}
         union select customer_id from customer_identities where identity_type = 'EXTERNAL_ID' and identity_value in ${textList(userIds)}`,
     );

@@ -1,7 +1,7 @@
 import type { ConsentType } from '@tributary/spec';
 import { sql } from 'drizzle-orm';
 import { type Db, queryRows, type Tx } from '../db/client';
-import { textList } from '../db/sql-lists';
+import { textArray } from '../db/sql-lists';
 import type { CurrentConsent } from './consents-store';
 
 /** The identifiers an event names a visitor by, as they are stored (normalized). */
@@ -48,8 +48,8 @@ export async function readVisitorConsents(
           (extract(epoch from c.updated_at) * 1000)::float8 as updated_at
         from customer_identities i
         left join customer_consents c on c.customer_id = i.customer_id
-        where (i.identity_type = 'EXTERNAL_ID' and i.identity_value in ${textList(userIds)})
-           or (i.identity_type = 'COOKIE_ID' and i.identity_value in ${textList(anonymousIds)})`,
+        where (i.identity_type = 'EXTERNAL_ID' and i.identity_value = any(${textArray(userIds)}))
+           or (i.identity_type = 'COOKIE_ID' and i.identity_value = any(${textArray(anonymousIds)}))`,
           { prepared: true },
         );
   const owners = { EXTERNAL_ID: new Map<string, string>(), COOKIE_ID: new Map<string, string>() };
