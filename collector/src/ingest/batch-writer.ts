@@ -173,6 +173,8 @@ export class BatchWriter {
   #deadlineTimer: NodeJS.Timeout | undefined;
   /** userId/anonymousId pairs already linked, so repeated events from one visitor skip identity work. */
   readonly #recentLinks = new Set<string>();
+  /** Counts `forgetLinks` calls: a flush begun before one must not remember the links it made. */
+  #linkGeneration = 0;
   /**
    * Flushes committed and rows written, for metrics and for tests that prove grouping; `transactions`
    * counts the flushes that needed one (more than rows to write), `dedupeRetries` the flushes redone
@@ -378,6 +380,7 @@ export class BatchWriter {
   }
 
   async #commit(batches: IngestBatch[]): Promise<void> {
+    const generation = this.#linkGeneration;
     const events = batches.flatMap((b) => b.events);
     const links: LinkOp[] = [];
     for (const event of events) if (event.link && this.#asksLink(event)) links.push(event.link);
@@ -443,11 +446,12 @@ export class BatchWriter {
     this.stats.commits++;
     this.stats.rows += events.length - drop.size;
     this.stats.dropped += drop.size;
-    for (const l of links) this.#rememberLink(l);
+    if (generation === this.#linkGeneration) for (const l of links) this.#rememberLink(l);
   }
 
   /** Forgets the links made, after a deletion: a deleted visitor's next event must link it again. */
   forgetLinks() {
+    this.#linkGeneration++;
     this.#recentLinks.clear();
   }
 
