@@ -4,11 +4,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/collector-process';
 import { testDatabases } from '../../test/databases';
 import { API_KEY, basicAuth, WRITE_KEY } from '../../test/harness';
+import { hasRedis, redisUrl } from '../../test/redis';
 import { type App, createApp } from '../app';
 import { type Config, testConfig } from '../config';
 import type { Database } from '../db/client';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = redisUrl;
 
 /**
  * A TCP proxy to Redis that can stop passing bytes either way while its connections stay open: a
@@ -52,7 +53,7 @@ async function waitFor(check: () => boolean, timeoutMs = 10_000) {
   }
 }
 
-describe.each(testDatabases)('rate limits shared through Redis on $name', (db) => {
+describe.runIf(hasRedis).each(testDatabases)('rate limits shared through Redis on $name', (db) => {
   let database: Database;
   const apps: App[] = [];
   beforeAll(async () => {
