@@ -169,6 +169,19 @@ async function measure(url: string): Promise<Figures> {
   return figures;
 }
 
+/** Starts a collector process with this environment and measures it; its output is shown if that fails. */
+async function measureProcess(env: Record<string, string>): Promise<Figures> {
+  const collector = await startCollectorProcess(env);
+  try {
+    return await measure(collector.url);
+  } catch (e) {
+    console.error(collector.output().slice(-3000));
+    throw e;
+  } finally {
+    await collector.stop();
+  }
+}
+
 async function onPostgres(keys: Record<string, string>, keyring: Keyring): Promise<Figures> {
   const name = `tributary_bench_${randomBytes(4).toString('hex')}`;
   const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
@@ -180,15 +193,7 @@ async function onPostgres(keys: Record<string, string>, keyring: Keyring): Promi
     await database.migrate();
     await seed(database, keyring);
     await database.close();
-    const collector = await startCollectorProcess({ ...keys, DATABASE_URL: url.toString() });
-    try {
-      return await measure(collector.url);
-    } catch (e) {
-      console.error(collector.output().slice(-3000));
-      throw e;
-    } finally {
-      await collector.stop();
-    }
+    return await measureProcess({ ...keys, DATABASE_URL: url.toString() });
   } finally {
     await admin.unsafe(`drop database if exists ${name} with (force)`);
     await admin.end();
@@ -202,15 +207,7 @@ async function onPglite(keys: Record<string, string>, keyring: Keyring): Promise
     await database.migrate();
     await seed(database, keyring);
     await database.close();
-    const collector = await startCollectorProcess({ ...keys, DATA_DIR: dataDir, DATABASE_URL: '' });
-    try {
-      return await measure(collector.url);
-    } catch (e) {
-      console.error(collector.output().slice(-3000));
-      throw e;
-    } finally {
-      await collector.stop();
-    }
+    return await measureProcess({ ...keys, DATA_DIR: dataDir, DATABASE_URL: '' });
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
