@@ -4,18 +4,28 @@ import { personalKeyList } from './privacy/personal-keys';
 /** The shortest key accepted from the environment: a key is the only thing that lets a caller in. */
 export const MIN_ENVIRONMENT_KEY_LENGTH = 24;
 
+/** A comma-separated setting as its items. */
+const list = (s: string | undefined) =>
+  (s ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+
 const keyList = z
   .string()
   .optional()
-  .transform((s) =>
-    (s ?? '')
-      .split(',')
-      .map((k) => k.trim())
-      .filter(Boolean),
-  )
+  .transform(list)
   .refine((keys) => keys.every((k) => k.length >= MIN_ENVIRONMENT_KEY_LENGTH), {
     message: `each key must be at least ${MIN_ENVIRONMENT_KEY_LENGTH} characters (random ones: \`openssl rand -base64 24\`)`,
   });
+
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const proxyCount = 'must be a number of proxies (0, 1, 2 ...), true or false';
 
@@ -84,6 +94,40 @@ const ConfigSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('tributary:'),
   /** How often the retention job runs, in seconds. */
   RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /**
+   * Sites whose pages may call the CDP and admin APIs from a browser (`https://admin.example.com,...`).
+   * Unset, those APIs answer no browser on another site; the tracking API answers every site.
+   */
+  API_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((s) => list(s).map((o) => o.replace(/\/+$/, '')))
+    .refine((origins) => origins.every(isOrigin), 'each must be an origin, such as https://admin.example.com'),
+  /**
+   * A path the whole collector also answers under (`/t`: `/t/v1/batch`, `/t/sdk/v1/analytics.min.js`),
+   * for a reverse proxy on the site's own domain that forwards the path as it is (first-party collection).
+   */
+  PATH_PREFIX: z
+    .string()
+    .default('')
+    .transform((p) => p.replace(/\/+$/, ''))
+    .refine((p) => p === '' || /^(\/[\w.~-]+)+$/.test(p), 'must be a path such as /t or /collect/v2'),
+  /**
+   * The name of the anonymous-ID cookie the collector sets itself (`tributary_anonymous_id`, the SDK's),
+   * where it answers on the site's own domain. Unset: the collector sets no cookie.
+   */
+  ANONYMOUS_ID_COOKIE: z
+    .string()
+    .default('')
+    .refine((n) => n === '' || /^[\w!#$%&'*+.^`|~-]+$/.test(n), 'must be a cookie name (letters, digits, _ - .)'),
+  /** The domain of that cookie (`example.com`, shared by every subdomain); unset: the collector's host only. */
+  ANONYMOUS_ID_COOKIE_DOMAIN: z
+    .string()
+    .optional()
+    .refine(
+      (d) => d === undefined || /^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(d),
+      'must be a domain such as example.com',
+    ),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
