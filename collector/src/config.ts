@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy } from './ingest/trust-proxy';
 import { personalKeyList } from './privacy/personal-keys';
 
 /** The shortest key accepted from the environment: a key is the only thing that lets a caller in. */
@@ -16,8 +17,6 @@ const keyList = z
   .refine((keys) => keys.every((k) => k.length >= MIN_ENVIRONMENT_KEY_LENGTH), {
     message: `each key must be at least ${MIN_ENVIRONMENT_KEY_LENGTH} characters (random ones: \`openssl rand -base64 24\`)`,
   });
-
-const proxyCount = 'must be a number of proxies (0, 1, 2 ...), true or false';
 
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
@@ -67,13 +66,20 @@ const ConfigSchema = z.object({
    */
   RATE_LIMIT_PER_IP_PER_SECOND: z.coerce.number().int().min(1).default(100),
   /**
-   * How many reverse proxies stand in front of the collector: the caller's address is then the one
-   * the outermost of them wrote into X-Forwarded-For. 0 (default) uses the socket's address.
+   * Which reverse proxies may name the caller in X-Forwarded-For or Forwarded: how many stand in front,
+   * or their addresses and ranges (see ingest/trust-proxy.ts). Unset or 0 (default): the socket's peer.
    */
-  TRUST_PROXY: z.preprocess(
-    (v) => (v === 'true' ? 1 : v === 'false' ? 0 : v),
-    z.coerce.number({ error: proxyCount }).int({ error: proxyCount }).min(0, { error: proxyCount }).default(0),
-  ),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      try {
+        return parseTrustProxy(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Redis shared by every collector process, for rate limits that count across them. Unset: per process. */
   REDIS_URL: z
     .string()
