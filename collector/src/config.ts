@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy } from './ingest/trust-proxy';
 import { personalKeyList } from './privacy/personal-keys';
 
 /** The shortest key accepted from the environment: a key is the only thing that lets a caller in. */
@@ -26,8 +27,6 @@ function isOrigin(value: string): boolean {
     return false;
   }
 }
-
-const proxyCount = 'must be a number of proxies (0, 1, 2 ...), true or false';
 
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
@@ -77,13 +76,20 @@ const ConfigSchema = z.object({
    */
   RATE_LIMIT_PER_IP_PER_SECOND: z.coerce.number().int().min(1).default(100),
   /**
-   * How many reverse proxies stand in front of the collector: the caller's address is then the one
-   * the outermost of them wrote into X-Forwarded-For. 0 (default) uses the socket's address.
+   * Which reverse proxies may name the caller in X-Forwarded-For or Forwarded: how many stand in front,
+   * or their addresses and ranges (see ingest/trust-proxy.ts). Unset or 0 (default): the socket's peer.
    */
-  TRUST_PROXY: z.preprocess(
-    (v) => (v === 'true' ? 1 : v === 'false' ? 0 : v),
-    z.coerce.number({ error: proxyCount }).int({ error: proxyCount }).min(0, { error: proxyCount }).default(0),
-  ),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      try {
+        return parseTrustProxy(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Redis shared by every collector process, for rate limits that count across them. Unset: per process. */
   REDIS_URL: z
     .string()

@@ -14,14 +14,15 @@ import { keepEvents } from './ingest-batch';
 import { byIndex, everyEventRefused, notStorable, refusedEvent } from './refused-events';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
+import type { TrustProxy } from './trust-proxy';
 
 export interface TrackingRoutesOptions {
   keys: KeyStore;
   writer: BatchWriter;
   /** Seals the personal data in events' traits. */
   keyring: Keyring;
-  /** How many reverse proxies stand in front: the caller's IP is then read from X-Forwarded-For. */
-  trustProxy?: number;
+  /** Which reverse proxies may name the caller in X-Forwarded-For or Forwarded (TRUST_PROXY). */
+  trustProxy?: TrustProxy;
   /** Consumes one request of the key's rate limit, throwing the 429 when it is spent. */
   rateLimit?: (keyId: string) => Promise<void>;
   /** Consumes one request of the caller's IP address's rate limit, throwing the 429 when it is spent. */
