@@ -12,6 +12,7 @@ import type { BatchWriter } from './batch-writer';
 import type { EventSummary } from './event-row';
 import { keepEvents } from './ingest-batch';
 import { byIndex, everyEventRefused, notStorable, refusedEvent } from './refused-events';
+import { requestBodyText } from './request-body';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
 import type { TrustProxy } from './trust-proxy';
@@ -171,7 +172,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     const startedAt = performance.now();
     const userAgent = c.req.header('user-agent');
     const decoded = await sharedRequestDecoder.decode({
-      text: await c.req.text(),
+      text: await requestBodyText(c.req),
       endpoint,
       receivedAt: new Date(),
       ip: c.get('ip'),
