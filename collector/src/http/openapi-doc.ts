@@ -50,6 +50,7 @@ export function openApiDocument<E extends Env>(app: OpenAPIHono<E>) {
       tags: ['Tracking (Segment-compatible)'],
       summary: type === 'batch' ? 'Send up to 2,500 calls at once' : `A Segment ${type} call`,
       description:
+        `Also at \`/v1/${type[0]}\`, the path analytics.js posts to.${type === 'batch' ? " RudderStack's beacon posts the same body to `/beacon/v1/batch?writeKey=...`." : ''} ` +
         'Answered 200 once the events are committed; retrying with the same messageId is harmless. A batch event that cannot be stored (invalid, over a limit, refused by the database) is listed in `refused` and the others are stored; when none is left the answer is 400 (413 when all were too large). The write key may also travel as `writeKey` in the body. The body may be compressed (`Content-Encoding: gzip` or `deflate`); the 500 KB limit applies to it inflated.',
       security: [{ basicAuth: [] }, { bearerAuth: [] }],
       request: { body: jsonBody(schema) },
