@@ -112,6 +112,18 @@ describe.each(testDatabases)('the paths real clients post to, on $name', (db) =>
     expect((await byEmail.json()).customerId).toBe(customerId);
   });
 
+  it('reads the empty userId of an anonymous RudderStack call as none', async () => {
+    const anonymousId = uid('rudder-anon');
+    const res = await h.send('track', { userId: '', anonymousId, event: 'Viewed' });
+    expect(res.status).toBe(200);
+    await h.app.writer.idle();
+    const rows = await queryRows<{ user_id: string | null }>(
+      h.database.db,
+      sql`select user_id from customer_events where anonymous_id = ${anonymousId}`,
+    );
+    expect(rows).toEqual([{ user_id: null }]);
+  });
+
   it('keeps the top-level traits when an identify has both', async () => {
     const userId = uid('both');
     await h.send('identify', { userId, traits: { plan: 'top' }, context: { traits: { plan: 'context', extra: 1 } } });

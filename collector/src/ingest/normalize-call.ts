@@ -132,8 +132,9 @@ export function normalizeCall(
     metadata[k] = v;
   }
 
-  const userId = call.userId ?? null;
-  const anonymousId = call.anonymousId ?? null;
+  // RudderStack's browser libraries send `"userId": ""` for a visitor not yet identified: no userId.
+  const userId = call.userId || null;
+  const anonymousId = call.anonymousId || null;
   const hasProperties = call.type === 'track' || call.type === 'page' || call.type === 'screen';
   const properties = hasProperties && call.properties ? sealPersonalData(req.keyring, call.properties) : {};
   const category = call.type === 'page' || call.type === 'screen' ? (call.category ?? null) : null;
