@@ -11,10 +11,12 @@ import { errorResponse, HttpError } from './http/errors';
 import { assertDatabaseAvailable, healthRoutes, requireDatabase } from './http/health';
 import { countResolutions, createMetrics, metricsRoutes } from './http/metrics';
 import { docsPage, openApiDocument } from './http/openapi-doc';
-import { sdkRoute } from './http/sdk-route';
+import { prefixedPath } from './http/path-prefix';
+import { SDK_PATH, sdkRoute } from './http/sdk-route';
 import { identitiesRoutes } from './identity/identities-routes';
+import { anonymousIdCookie } from './ingest/anonymous-id-cookie';
 import { BatchWriter } from './ingest/batch-writer';
-import { trackingRoutes } from './ingest/tracking-routes';
+import { TRACKING_PATHS, trackingRoutes } from './ingest/tracking-routes';
 import { adminRoutes } from './privacy/admin-routes';
 import { AuditTrail } from './privacy/audit-trail';
 import { blindIndex, type Keyring } from './privacy/encryption';
@@ -89,36 +91,52 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
     return writer.forgetLinks();
   };
 
-  const app = new OpenAPIHono<AuthEnv>();
+  const getPath = prefixedPath(config.PATH_PREFIX);
+  const app = new OpenAPIHono<AuthEnv>(getPath ? { getPath } : {});
   app.onError(errorResponse);
   app.notFound(() => {
     throw new HttpError(404, 'not_found', 'No such endpoint');
   });
 
-  // Browsers send events from any site that embeds the SDK; credentials are the write key, not cookies.
+  // Browsers send events from any site that embeds a tracking library; credentials are the write key,
+  // not cookies. The preflight allows whatever headers the library asks for: analytics.js adds
+  // X-Retry-Count to its retries and RudderStack sends AnonymousId, and a refused preflight loses the
+  // event in the browser, where nobody sees the error. The tracking API reads no header it does not expect.
   const corsOrigin = '*';
   const corsExposed = ['Retry-After'];
-  const trackingCors = cors({
-    origin: corsOrigin,
-    allowHeaders: ['Content-Type', 'Authorization'],
-    exposeHeaders: corsExposed,
-    maxAge: 86400,
-  });
+  const trackingCors = cors({ origin: corsOrigin, exposeHeaders: corsExposed, maxAge: 86400 });
   // hono's cors answers preflights; on the requests themselves it sets its headers on `c.res`, which
   // makes every answer a full web Response that @hono/node-server then copies header by header (about
   // a twentieth of the main thread under load). Set through `c.header`, the same two headers stay in
   // the plain object hono's own answers, errors included, are built with.
-  app.use('/v1/*', async (c, next) => {
-    if (c.req.method === 'OPTIONS') return trackingCors(c, next);
-    c.header('Access-Control-Allow-Origin', corsOrigin);
-    c.header('Access-Control-Expose-Headers', corsExposed.join(','));
-    assertDatabaseAvailable(database.health);
-    await next();
-  });
+  for (const path of TRACKING_PATHS) {
+    app.use(path, async (c, next) => {
+      if (c.req.method === 'OPTIONS') return trackingCors(c, next);
+      c.header('Access-Control-Allow-Origin', corsOrigin);
+      c.header('Access-Control-Expose-Headers', corsExposed.join(','));
+      assertDatabaseAvailable(database.health);
+      await next();
+    });
+  }
+  const cookie = config.ANONYMOUS_ID_COOKIE
+    ? anonymousIdCookie({ name: config.ANONYMOUS_ID_COOKIE, domain: config.ANONYMOUS_ID_COOKIE_DOMAIN })
+    : undefined;
+  if (cookie) {
+    for (const path of TRACKING_PATHS) app.post(path, cookie.refresh);
+    app.get(SDK_PATH, cookie.mint);
+  }
+  // The CDP and admin APIs answer no browser on another site unless the setting names its origin: their
+  // keys are secrets, which belong on servers.
+  if (config.API_ALLOWED_ORIGINS.length) {
+    app.use(
+      '/api/*',
+      cors({ origin: config.API_ALLOWED_ORIGINS, allowHeaders: ['Authorization', 'Content-Type'], maxAge: 600 }),
+    );
+  }
   // Reads and admin writes fail at once while the database is down, and when it goes down under them.
   app.use('/api/*', requireDatabase(database.health));
   app.route(
-    '/v1',
+    '/',
     trackingRoutes({
       keys,
       writer,
@@ -174,7 +192,7 @@ export function createApp({ database, config, keyring = loadKeyring(config), aud
   admin.route('/', adminRoutes({ db, keys, keyring, audit, refresh, scrub, defaultPhoneCountry }));
   app.route('/api/v1/admin', admin);
 
-  app.route('/', sdkRoute());
+  app.route('/', sdkRoute({ revalidate: cookie !== undefined }));
   app.route('/', healthRoutes(database));
   // Metrics tell how busy the collector is and how often lookups hit: a read or admin key, as Prometheus sends it.
   app.use('/metrics', requireApiKey({ keys }));

@@ -55,9 +55,27 @@ describe('rate limit and Redis configuration', () => {
     expect(loadConfig({ TRUST_PROXY: value }).TRUST_PROXY).toBe(proxies);
   });
 
+  it('reads TRUST_PROXY as the addresses of trusted proxies', () => {
+    const trust = loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7, fd00::/8, loopback' }).TRUST_PROXY;
+    expect(Array.isArray(trust) && trust.map(([ip, bits]) => `${ip}/${bits}`)).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.7/32',
+      'fd00::/8',
+      '127.0.0.0/8',
+      '::1/128',
+    ]);
+  });
+
+  it('refuses a TRUST_PROXY it cannot read, saying what it takes', () => {
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8, intranet' })).toThrow(
+      /TRUST_PROXY: must be a number of proxies .* CIDR ranges .*; not "intranet"/,
+    );
+  });
+
   it.each([
     [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: '-1' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
     [{ RATE_LIMIT_PER_IP_PER_SECOND: '0' }, 'RATE_LIMIT_PER_IP_PER_SECOND'],
     [{ REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
   ])('refuses %j naming %s', (env, name) => {

@@ -1,23 +1,32 @@
 import { z } from 'zod';
+import { parseTrustProxy } from './ingest/trust-proxy';
 import { personalKeyList } from './privacy/personal-keys';
 
 /** The shortest key accepted from the environment: a key is the only thing that lets a caller in. */
 export const MIN_ENVIRONMENT_KEY_LENGTH = 24;
 
+/** A comma-separated setting as its items. */
+const list = (s: string | undefined) =>
+  (s ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+
 const keyList = z
   .string()
   .optional()
-  .transform((s) =>
-    (s ?? '')
-      .split(',')
-      .map((k) => k.trim())
-      .filter(Boolean),
-  )
+  .transform(list)
   .refine((keys) => keys.every((k) => k.length >= MIN_ENVIRONMENT_KEY_LENGTH), {
     message: `each key must be at least ${MIN_ENVIRONMENT_KEY_LENGTH} characters (random ones: \`openssl rand -base64 24\`)`,
   });
 
-const proxyCount = 'must be a number of proxies (0, 1, 2 ...), true or false';
+function isOrigin(value: string): boolean {
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const ConfigSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3002),
@@ -67,13 +76,20 @@ const ConfigSchema = z.object({
    */
   RATE_LIMIT_PER_IP_PER_SECOND: z.coerce.number().int().min(1).default(100),
   /**
-   * How many reverse proxies stand in front of the collector: the caller's address is then the one
-   * the outermost of them wrote into X-Forwarded-For. 0 (default) uses the socket's address.
+   * Which reverse proxies may name the caller in X-Forwarded-For or Forwarded: how many stand in front,
+   * or their addresses and ranges (see ingest/trust-proxy.ts). Unset or 0 (default): the socket's peer.
    */
-  TRUST_PROXY: z.preprocess(
-    (v) => (v === 'true' ? 1 : v === 'false' ? 0 : v),
-    z.coerce.number({ error: proxyCount }).int({ error: proxyCount }).min(0, { error: proxyCount }).default(0),
-  ),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((s, ctx) => {
+      try {
+        return parseTrustProxy(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Redis shared by every collector process, for rate limits that count across them. Unset: per process. */
   REDIS_URL: z
     .string()
@@ -84,6 +100,40 @@ const ConfigSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('tributary:'),
   /** How often the retention job runs, in seconds. */
   RETENTION_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /**
+   * Sites whose pages may call the CDP and admin APIs from a browser (`https://admin.example.com,...`).
+   * Unset, those APIs answer no browser on another site; the tracking API answers every site.
+   */
+  API_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((s) => list(s).map((o) => o.replace(/\/+$/, '')))
+    .refine((origins) => origins.every(isOrigin), 'each must be an origin, such as https://admin.example.com'),
+  /**
+   * A path the whole collector also answers under (`/t`: `/t/v1/batch`, `/t/sdk/v1/analytics.min.js`),
+   * for a reverse proxy on the site's own domain that forwards the path as it is (first-party collection).
+   */
+  PATH_PREFIX: z
+    .string()
+    .default('')
+    .transform((p) => p.replace(/\/+$/, ''))
+    .refine((p) => p === '' || /^(\/[\w.~-]+)+$/.test(p), 'must be a path such as /t or /collect/v2'),
+  /**
+   * The name of the anonymous-ID cookie the collector sets itself (`tributary_anonymous_id`, the SDK's),
+   * where it answers on the site's own domain. Unset: the collector sets no cookie.
+   */
+  ANONYMOUS_ID_COOKIE: z
+    .string()
+    .default('')
+    .refine((n) => n === '' || /^[\w!#$%&'*+.^`|~-]+$/.test(n), 'must be a cookie name (letters, digits, _ - .)'),
+  /** The domain of that cookie (`example.com`, shared by every subdomain); unset: the collector's host only. */
+  ANONYMOUS_ID_COOKIE_DOMAIN: z
+    .string()
+    .optional()
+    .refine(
+      (d) => d === undefined || /^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i.test(d),
+      'must be a domain such as example.com',
+    ),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

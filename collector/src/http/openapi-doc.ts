@@ -50,21 +50,23 @@ export function openApiDocument<E extends Env>(app: OpenAPIHono<E>) {
       tags: ['Tracking (Segment-compatible)'],
       summary: type === 'batch' ? 'Send up to 2,500 calls at once' : `A Segment ${type} call`,
       description:
-        'Answered 200 once the events are committed; retrying with the same messageId is harmless. A batch event that cannot be stored (invalid, over a limit, refused by the database) is listed in `refused` and the others are stored; when none is left the answer is 400 (413 when all were too large). The write key may also travel as `writeKey` in the body.',
+        `Also at \`/v1/${type[0]}\`, the path analytics.js posts to.${type === 'batch' ? " RudderStack's beacon posts the same body to `/beacon/v1/batch?writeKey=...`." : ''} ` +
+        'Answered 200 once the events are committed; retrying with the same messageId is harmless. A batch event that cannot be stored (invalid, over a limit, refused by the database) is listed in `refused` and the others are stored; when none is left the answer is 400 (413 when all were too large). The write key may also travel as `writeKey` in the body. The body may be compressed (`Content-Encoding: gzip` or `deflate`); the 500 KB limit applies to it inflated.',
       security: [{ basicAuth: [] }, { bearerAuth: [] }],
       request: { body: jsonBody(schema) },
       responses: {
         200: jsonContent(TrackingAnswer, 'Stored, but for the events listed in refused'),
         400: jsonContent(
           ErrorBody,
-          'Invalid call or body (JSON over 32 levels, 1,000 members per object, U+0000), naming the field',
+          'Invalid call or body (JSON over 32 levels, 1,000 members per object, U+0000), naming the field, or a compressed body that does not inflate',
         ),
         401: jsonContent(ErrorBody, 'No valid write key'),
         403: jsonContent(
           ErrorBody,
           'A read or admin key (only write keys send events), or an unsigned verified identify',
         ),
-        413: jsonContent(ErrorBody, 'Event over 32 KB, request over 500 KB or batch over 2,500 calls'),
+        413: jsonContent(ErrorBody, 'Event over 32 KB, request over 500 KB (inflated) or batch over 2,500 calls'),
+        415: jsonContent(ErrorBody, 'A Content-Encoding other than gzip, deflate or identity'),
         429: jsonContent(ErrorBody, "Over the key's or the IP address's rate limit; Retry-After says when to retry"),
       },
     });

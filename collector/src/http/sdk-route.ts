@@ -9,7 +9,15 @@ export interface SdkRouteOptions {
   file?: string;
   /** How long browsers and CDNs may reuse it, in seconds (default 1 hour: the URL has no version in it). */
   maxAge?: number;
+  /**
+   * Every load asks the collector again (a 304 while unchanged), and no shared cache keeps it: for a
+   * collector that sets the anonymous-ID cookie in this answer.
+   */
+  revalidate?: boolean;
 }
+
+/** Where the script-tag build is served. */
+export const SDK_PATH = '/sdk/v1/analytics.min.js';
 
 const defaultFile = fileURLToPath(new URL('../../../packages/analytics/dist/analytics.min.js', import.meta.url));
 
@@ -18,7 +26,13 @@ const defaultFile = fileURLToPath(new URL('../../../packages/analytics/dist/anal
  * itself. Cached in memory and revalidated by ETag; readable from any site (CORS, CORP).
  */
 export function sdkRoute(options: SdkRouteOptions = {}) {
-  const { file, maxAge } = { file: defaultFile, maxAge: 3600, ...options } satisfies Required<SdkRouteOptions>;
+  const { file, maxAge, revalidate } = {
+    file: defaultFile,
+    maxAge: 3600,
+    revalidate: false,
+    ...options,
+  } satisfies Required<SdkRouteOptions>;
+  const cacheControl = revalidate ? 'private, no-cache' : `public, max-age=${maxAge}, stale-while-revalidate=86400`;
   let cached: { mtimeMs: number; body: Buffer; etag: string } | undefined;
 
   async function load() {
@@ -39,11 +53,11 @@ export function sdkRoute(options: SdkRouteOptions = {}) {
     return cached;
   }
 
-  return new Hono().get('/sdk/v1/analytics.min.js', async function serveSdk(c) {
+  return new Hono().get(SDK_PATH, async function serveSdk(c) {
     const { body, etag } = await load();
     const headers = {
       'Content-Type': 'text/javascript; charset=utf-8',
-      'Cache-Control': `public, max-age=${maxAge}, stale-while-revalidate=86400`,
+      'Cache-Control': cacheControl,
       ETag: etag,
       'Access-Control-Allow-Origin': '*',
       'Cross-Origin-Resource-Policy': 'cross-origin',

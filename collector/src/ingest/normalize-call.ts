@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eventTypeFor, type SegmentCall } from '@tributary/spec';
+import { isPlainObject } from '../is-plain-object';
 import { type Keyring, sealJson } from '../privacy/encryption';
 import { applyIpMode, type IpMode, keepsDevice, keepsRawUserAgent } from '../privacy/ip-mode';
 import { sealPersonalData } from '../privacy/personal-data';
@@ -87,6 +88,16 @@ function sealMetadataOf(keyring: Keyring, metadata: Record<string, unknown>) {
 }
 
 /**
+ * An identify's traits: its own, or, when it has none, those in its `context.traits`, where
+ * RudderStack's libraries put them. Both present, the call's own win.
+ */
+function identifyTraits(call: SegmentCall & { type: 'identify' }): Record<string, unknown> {
+  if (call.traits) return call.traits;
+  const contextTraits = call.context?.traits;
+  return isPlainObject(contextTraits) ? contextTraits : {};
+}
+
+/**
  * A validated Segment call, enriched, as an event row plus the identity work it implies and the
  * identifiers it carries beyond its userId and anonymousId (for the suppression check).
  */
@@ -121,8 +132,9 @@ export function normalizeCall(
     metadata[k] = v;
   }
 
-  const userId = call.userId ?? null;
-  const anonymousId = call.anonymousId ?? null;
+  // RudderStack's browser libraries send `"userId": ""` for a visitor not yet identified: no userId.
+  const userId = call.userId || null;
+  const anonymousId = call.anonymousId || null;
   const hasProperties = call.type === 'track' || call.type === 'page' || call.type === 'screen';
   const properties = hasProperties && call.properties ? sealPersonalData(req.keyring, call.properties) : {};
   const category = call.type === 'page' || call.type === 'screen' ? (call.category ?? null) : null;
@@ -159,7 +171,7 @@ export function normalizeCall(
 
   let link: LinkOp | null = null;
   if (call.type === 'identify') {
-    link = { kind: 'identify', userId, anonymousId, traits: call.traits ?? {}, at: new Date(timestamp) };
+    link = { kind: 'identify', userId, anonymousId, traits: identifyTraits(call), at: new Date(timestamp) };
   } else if (call.type === 'alias') {
     link = { kind: 'alias', userId, anonymousId, previousId: call.previousId, at: new Date(timestamp) };
   } else if (userId) {

@@ -1,30 +1,33 @@
-import { isIP } from 'node:net';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import { canonicalAddress, forwardedAddresses } from './forwarded-for';
+import { type TrustProxy, trustsProxy } from './trust-proxy';
 
-/** An address as some load balancers write it, `203.0.113.7:4711` or `[2001:db8::1]:4711`, without the port; null for what is no address. */
-function withoutPort(entry: string): string | null {
-  if (isIP(entry)) return entry;
-  const address = entry.match(/^\[([^\]]+)\]:\d+$/)?.[1] ?? entry.match(/^([\d.]+):\d+$/)?.[1];
-  return address && isIP(address) ? address : null;
+/** The socket's peer; null for in-process requests (app.request in tests), which have no socket. */
+function socketAddress(c: Context): string | null {
+  try {
+    const address = getConnInfo(c).remote.address;
+    return address === undefined ? null : canonicalAddress(address);
+  } catch {
+    return null;
+  }
 }
 
 /**
- * The caller's address: the socket's, or, behind `trustedProxies` reverse proxies, the one the
- * outermost of them saw, which is that many entries from the right of X-Forwarded-For (each proxy
- * appends the address it was called from). Entries further left were written by the caller and
- * prove nothing: a per-address limit that believed them could be escaped by writing a new one each time.
+ * The caller's address: the socket's peer, unless that peer is a trusted proxy. Then the chain is
+ * walked back from the nearest hop (the peer, then X-Forwarded-For or Forwarded right to left, each
+ * proxy having appended the address it was called from) to the first hop not trusted: that one is
+ * the caller. Entries left of it were written by the caller, or passed on by proxies not trusted, and
+ * prove nothing: a per-address limit that believed them could be escaped by writing a new one each
+ * time. So a peer outside trusted ranges has its headers ignored. When every hop is trusted, the
+ * leftmost is the caller; an entry that names no address (`unknown`) is a caller of unknown address.
  */
-export function requestIp(c: Context, trustedProxies: number): string | null {
-  if (trustedProxies > 0) {
-    const hops = c.req.header('x-forwarded-for')?.split(',');
-    const forwarded = hops && withoutPort(hops[Math.max(0, hops.length - trustedProxies)]?.trim() ?? '');
-    if (forwarded) return forwarded;
+export function requestIp(c: Context, trustProxy: TrustProxy): string | null {
+  let address = socketAddress(c);
+  if (trustProxy === 0) return address;
+  const chain = forwardedAddresses(c.req.header('x-forwarded-for'), c.req.header('forwarded'));
+  for (let hop = 0; hop < chain.length && trustsProxy(trustProxy, address, hop); hop++) {
+    address = chain[chain.length - 1 - hop] ?? null;
   }
-  try {
-    return getConnInfo(c).remote.address ?? null;
-  } catch {
-    // In-process requests (app.request in tests) have no socket.
-    return null;
-  }
+  return address;
 }

@@ -12,16 +12,18 @@ import type { BatchWriter } from './batch-writer';
 import type { EventSummary } from './event-row';
 import { keepEvents } from './ingest-batch';
 import { byIndex, everyEventRefused, notStorable, refusedEvent } from './refused-events';
+import { requestBodyText } from './request-body';
 import { sharedRequestDecoder } from './request-decoder';
 import { requestIp } from './request-ip';
+import type { TrustProxy } from './trust-proxy';
 
 export interface TrackingRoutesOptions {
   keys: KeyStore;
   writer: BatchWriter;
   /** Seals the personal data in events' traits. */
   keyring: Keyring;
-  /** How many reverse proxies stand in front: the caller's IP is then read from X-Forwarded-For. */
-  trustProxy?: number;
+  /** Which reverse proxies may name the caller in X-Forwarded-For or Forwarded (TRUST_PROXY). */
+  trustProxy?: TrustProxy;
   /** Consumes one request of the key's rate limit, throwing the 429 when it is spent. */
   rateLimit?: (keyId: string) => Promise<void>;
   /** Consumes one request of the caller's IP address's rate limit, throwing the 429 when it is spent. */
@@ -88,7 +90,28 @@ function verifySignatures(secret: string, events: EventSummary[], batch: boolean
   return { signed, unsigned };
 }
 
-/** Segment's HTTP Tracking API: `/v1/track|identify|page|screen|group|alias|batch`. */
+/**
+ * analytics.js (`@segment/analytics-next`) posts to one-letter paths: `/v1/t` for a track, `/v1/b` for
+ * a batch when batching is on. Each is the same as its long form.
+ */
+const SHORT_PATHS: Record<string, CallType | 'batch'> = {
+  t: 'track',
+  i: 'identify',
+  p: 'page',
+  s: 'screen',
+  g: 'group',
+  a: 'alias',
+  b: 'batch',
+};
+
+/** Where the tracking API lives, for the middleware of its routes and nothing else of the app it joins. */
+export const TRACKING_PATHS = ['/v1/*', '/beacon/v1/*'];
+
+/**
+ * Segment's HTTP Tracking API, `/v1/track|identify|page|screen|group|alias|batch`, its one-letter
+ * forms, and RudderStack's beacon path, `/beacon/v1/batch?writeKey=...`: `navigator.sendBeacon` cannot
+ * set headers, so its key comes in the query string (a write key is public: it sits in the page).
+ */
 export function trackingRoutes(options: TrackingRoutesOptions) {
   const { keys, writer, keyring, trustProxy, onAccepted, rateLimit, rateLimitIp, ipMode, suppressions, onDropped } = {
     trustProxy: 0,
@@ -113,14 +136,16 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   // Before the body is touched (hono's bodyLimit below reads a chunked one whole): the caller's
   // address, then a key given in a header, so that neither an abusive address nor a wrong key costs
   // a read, a decode or the site's budget. A key given only in the body waits for the decoding.
-  app.post('*', async (c, next) => {
+  app.on('POST', TRACKING_PATHS, async (c, next) => {
     const ip = requestIp(c, trustProxy);
     c.set('ip', ip);
     await rateLimitIp(ip);
-    const secret = keyFromAuthorization(c.req.header('authorization'));
+    const secret = keyFromAuthorization(c.req.header('authorization')) ?? beaconKey(c);
     if (secret !== undefined) await authorize(c, secret);
     await next();
   });
+
+  const beaconKey = (c: Context<Env>) => (c.req.path.startsWith('/beacon/') ? c.req.query('writeKey') : undefined);
 
   const tooLarge = () => {
     throw requestTooLarge(LIMITS.requestBytes);
@@ -130,7 +155,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
   // `c.req.raw.body` first, which makes @hono/node-server build a web Request and stream the body
   // through it instead of reading it straight off the socket: that cost about a tenth of the main
   // thread's CPU. A chunked request, with no length, goes through bodyLimit, which counts as it reads.
-  app.use('*', async (c, next) => {
+  app.on('POST', TRACKING_PATHS, async (c, next) => {
     const length = c.req.header('content-length');
     if (length === undefined || c.req.header('transfer-encoding') !== undefined) return countingLimit(c, next);
     return Number(length) > LIMITS.requestBytes ? tooLarge() : next();
@@ -147,7 +172,7 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     const startedAt = performance.now();
     const userAgent = c.req.header('user-agent');
     const decoded = await sharedRequestDecoder.decode({
-      text: await c.req.text(),
+      text: await requestBodyText(c.req),
       endpoint,
       receivedAt: new Date(),
       ip: c.get('ip'),
@@ -189,8 +214,10 @@ export function trackingRoutes(options: TrackingRoutesOptions) {
     return c.json(refused.length ? { success: true, count, refused } : { success: true, count });
   }
 
-  for (const type of CALL_TYPES) app.post(`/${type}`, (c) => handle(c, type));
-  app.post('/batch', (c) => handle(c, 'batch'));
+  for (const type of CALL_TYPES) app.post(`/v1/${type}`, (c) => handle(c, type));
+  app.post('/v1/batch', (c) => handle(c, 'batch'));
+  for (const [short, type] of Object.entries(SHORT_PATHS)) app.post(`/v1/${short}`, (c) => handle(c, type));
+  app.post('/beacon/v1/batch', (c) => handle(c, 'batch'));
 
   return app;
 }

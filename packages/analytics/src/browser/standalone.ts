@@ -20,7 +20,9 @@ const src = (document.currentScript as HTMLScriptElement | null)?.src;
 if (stub?._writeKey && !stub.initialized) {
   const options = stub._options ?? {};
   const analytics = createAnalytics({
-    host: src ? new URL(src).origin : location.origin,
+    // The collector is where the script came from, under the same path prefix (`/t/sdk/v1/...`: `/t`);
+    // without a script URL, this page's own origin ('' makes the requests relative).
+    host: src?.split('/sdk/v1/')[0] ?? '',
     ...options,
     writeKey: stub._writeKey,
     initialPageview: false,
