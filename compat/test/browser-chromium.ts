@@ -62,16 +62,19 @@ export interface NetworkWatch {
    * a config server ...): the libraries must work with this list empty.
    */
   leaving: string[];
+  /** The path of every POST the pages made (`/v1/p`, `/beacon/v1/batch` ...), in order. */
+  posts: string[];
   /** `POST http://...: 404` or `...: net::ERR_FAILED` (a refused preflight): what the page was refused. */
   failures: string[];
 }
 
 /** What a browser context's requests reach, and which of them fail. */
 export function watchNetwork(context: BrowserContext): NetworkWatch {
-  const watch: NetworkWatch = { leaving: [], failures: [] };
+  const watch: NetworkWatch = { leaving: [], posts: [], failures: [] };
   context.on('request', (request) => {
-    const { protocol, hostname } = new URL(request.url());
+    const { protocol, hostname, pathname } = new URL(request.url());
     if ((protocol === 'http:' || protocol === 'https:') && hostname !== '127.0.0.1') watch.leaving.push(request.url());
+    if (request.method() === 'POST') watch.posts.push(pathname);
   });
   context.on('response', (response) => {
     if (response.status() >= 400) {

@@ -38,12 +38,27 @@ export function newVisitor(client: string): Visitor {
   };
 }
 
+/** What a library sends differently from the plain visit, and so changes what is stored. */
+export interface Quirks {
+  /**
+   * analytics-next 1.84.3 stamps every event with the current userId as it builds it, alias
+   * included: `alias(to)` after identify sends `userId` = `previousId` = the current userId, and `to`
+   * never leaves the browser.
+   */
+  aliasKeepsUserId?: boolean;
+}
+
 /**
  * Asserts what the CDP API answers about a visit's customer (found by its userId): every call stored
  * once with its properties, identify's traits as traits and customer fields, and the anonymous history
  * (page and track, sent before login with only `anonymousId`) stitched to the customer.
  */
-export function expectVisitorStored(back: CustomerReadBack, visitor: Visitor, anonymousId: string): void {
+export function expectVisitorStored(
+  back: CustomerReadBack,
+  visitor: Visitor,
+  anonymousId: string,
+  quirks: Quirks = {},
+): void {
   const { events, identities, traits, view } = back;
   expect(events.map((e) => e.callType).sort()).toEqual([...VISIT_CALLS].sort());
   const event = (callType: string) => events.find((e) => e.callType === callType);
@@ -64,7 +79,8 @@ export function expectVisitorStored(back: CustomerReadBack, visitor: Visitor, an
   });
   expect(event('identify')).toMatchObject({ anonymousId, userId: visitor.userId });
   expect(event('group')).toMatchObject({ userId: visitor.userId, metadata: { groupId: visitor.groupId } });
-  expect(event('alias')).toMatchObject({ userId: visitor.aliasTo, metadata: { previousId: visitor.userId } });
+  const aliasedTo = quirks.aliasKeepsUserId ? visitor.userId : visitor.aliasTo;
+  expect(event('alias')).toMatchObject({ userId: aliasedTo, metadata: { previousId: visitor.userId } });
 
   const traitValues = Object.fromEntries(traits.map((t) => [t.traitKey, t.traitValue]));
   expect(traitValues).toMatchObject(visitor.traits);
@@ -75,7 +91,7 @@ export function expectVisitorStored(back: CustomerReadBack, visitor: Visitor, an
     expect.arrayContaining([
       `COOKIE_ID:${anonymousId}`,
       `EXTERNAL_ID:${visitor.userId}`,
-      `EXTERNAL_ID:${visitor.aliasTo}`,
+      `EXTERNAL_ID:${aliasedTo}`,
       `EMAIL:${visitor.traits.email}`,
     ]),
   );

@@ -1,4 +1,4 @@
-import type { RunningCollector } from '../../collector/test/start-collector';
+import type { RunningCollector } from '@tributary/collector/test/start-collector';
 import type { CdpEvent, CdpIdentity, CdpTrait, Customer360 } from '../../packages/spec/src/index';
 
 /** What the CDP API answers about one customer. */
