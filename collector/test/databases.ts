@@ -64,8 +64,11 @@ async function freshPglite(): Promise<Database> {
   return database;
 }
 
+/** PGlite alone, for tests of what no database changes (headers, preflights). */
+export const pglite: TestDatabase = { name: 'pglite', open: freshPglite };
+
 export const testDatabases: TestDatabase[] = [
-  { name: 'pglite', open: freshPglite },
+  pglite,
   ...(hasPostgres ? [{ name: 'postgres' as const, open: freshPostgres }] : []),
 ];
 

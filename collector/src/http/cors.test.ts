@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { testDatabases } from '../../test/databases';
+import { pglite } from '../../test/databases';
 import { API_KEY, useApp } from '../../test/harness';
 
-const [pglite] = testDatabases;
 const SITE = 'https://shop.example';
 
 const preflight = (h: ReturnType<typeof useApp>, path: string, requestHeaders: string, origin = SITE) =>
@@ -16,9 +15,9 @@ const preflight = (h: ReturnType<typeof useApp>, path: string, requestHeaders: s
   });
 
 // Preflights carry no body and touch no table: one database proves them.
-describe.runIf(pglite)('CORS', () => {
+describe('CORS', () => {
   describe('by default', () => {
-    const h = useApp(pglite!);
+    const h = useApp(pglite);
 
     it.each([
       ['analytics.js, retrying', '/v1/t', 'authorization,content-type,x-retry-count'],
@@ -50,7 +49,7 @@ describe.runIf(pglite)('CORS', () => {
   });
 
   describe('with API_ALLOWED_ORIGINS', () => {
-    const h = useApp(pglite!, { API_ALLOWED_ORIGINS: ['https://admin.example'] });
+    const h = useApp(pglite, { API_ALLOWED_ORIGINS: ['https://admin.example'] });
 
     it('opens the CDP API to the origins it names, and to no other', async () => {
       const allowed = await preflight(h, '/api/v1/cdp/events', 'authorization', 'https://admin.example');

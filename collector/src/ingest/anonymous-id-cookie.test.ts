@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { testDatabases } from '../../test/databases';
+import { pglite } from '../../test/databases';
 import { basicAuth, useApp, WRITE_KEY } from '../../test/harness';
 
-const [pglite] = testDatabases;
 const NAME = 'tributary_anonymous_id';
 
 const script = (h: ReturnType<typeof useApp>, headers: Record<string, string> = {}) =>
@@ -27,9 +26,9 @@ function parseSetCookie(header: string | null) {
   return { name, value, attrs };
 }
 
-describe.runIf(pglite)('the anonymous-ID cookie set by the collector', () => {
+describe('the anonymous-ID cookie set by the collector', () => {
   describe('with ANONYMOUS_ID_COOKIE set', () => {
-    const h = useApp(pglite!, { ANONYMOUS_ID_COOKIE: NAME, ANONYMOUS_ID_COOKIE_DOMAIN: 'shop.example' });
+    const h = useApp(pglite, { ANONYMOUS_ID_COOKIE: NAME, ANONYMOUS_ID_COOKIE_DOMAIN: 'shop.example' });
 
     it('gives a new visitor an ID with the SDK script, readable by scripts, for a year', async () => {
       const res = await script(h);
@@ -71,7 +70,7 @@ describe.runIf(pglite)('the anonymous-ID cookie set by the collector', () => {
   });
 
   describe('by default', () => {
-    const h = useApp(pglite!);
+    const h = useApp(pglite);
 
     it('sets no cookie, and the script is cached publicly', async () => {
       const res = await script(h);
