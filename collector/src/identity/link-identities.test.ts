@@ -224,4 +224,42 @@ describe.each(testDatabases)('identity stitching on $name', (db) => {
     expect(await lastSeen(cu)).toEqual(new Date(at(6)));
     expect(await lastSeen(cw)).toEqual(new Date(at(5)));
   });
+  // RudderStack sends each call on a request of its own, at once: they arrive in any order.
+  it('links an identify that an alias naming its userId overtook to the alias’s customer', async () => {
+    const anon = uid('anon');
+    const user = uid('user');
+    const member = uid('member');
+    await h.send('batch', {
+      batch: [
+        { type: 'page', anonymousId: anon, name: 'Pricing' },
+        { type: 'track', anonymousId: anon, event: 'Quote Requested' },
+      ],
+    });
+    await h.send('alias', { userId: member, previousId: user, anonymousId: anon });
+    await h.send('group', { userId: user, anonymousId: anon, groupId: 'acme' });
+    await h.send('identify', { userId: user, anonymousId: anon, traits: { plan: 'pro' } });
+    const customerId = await ownerOf('EXTERNAL_ID', member);
+    expect(customerId).toBeDefined();
+    expect(await ownerOf('EXTERNAL_ID', user)).toBe(customerId);
+    expect(await ownerOf('COOKIE_ID', anon)).toBe(customerId);
+    const names = (await eventsOf(customerId as string)).map((e) => e.eventName).sort();
+    expect(names).toEqual(['Pricing', 'Quote Requested', 'alias', 'group', 'identify']);
+  });
+
+  it('does so too for identifies linked together as new customers in one flush', async () => {
+    const user = uid('user');
+    const member = uid('member');
+    await h.send('alias', { userId: member, previousId: user });
+    // Two identifies naming only identifiers of their own: the flush's new-customer path.
+    const other = uid('other');
+    await h.send('batch', {
+      batch: [
+        { type: 'identify', userId: user, traits: { plan: 'pro' } },
+        { type: 'identify', userId: other },
+      ],
+    });
+    const customerId = await ownerOf('EXTERNAL_ID', member);
+    expect(await ownerOf('EXTERNAL_ID', user)).toBe(customerId);
+    expect(await ownerOf('EXTERNAL_ID', other)).not.toBe(customerId);
+  });
 });

@@ -1,4 +1,4 @@
-import { eq, or } from 'drizzle-orm';
+import { and, eq, or } from 'drizzle-orm';
 import type { Tx } from '../db/client';
 import { customerIdentities, customers } from '../db/schema';
 import type { LinkOp } from '../ingest/event-row';
@@ -83,7 +83,7 @@ export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): 
   const owners = [...new Set(existing.map((e) => e.customerId))];
   const identified = await identifiedCustomers(tx, owners);
 
-  const target = await chooseTarget(tx, candidates, ownerOf, owners, identified, userId, op.verified);
+  const target = await chooseTarget(tx, keyring, candidates, ownerOf, owners, identified, userId, op.verified);
 
   for (const owner of owners) {
     if (owner !== target && !identified.has(owner)) {
@@ -108,8 +108,24 @@ export async function linkIdentities(tx: Tx, op: LinkOp, options: LinkOptions): 
   return target;
 }
 
+/**
+ * The customer holding `userId` as an anonymous ID that an alias recorded. An alias's previous ID
+ * nobody knows is recorded as an anonymous ID, since it may be one; when it is a userId whose identify
+ * has not arrived yet (RudderStack sends each call on a request of its own, and they overtake each
+ * other), that identify belongs to the alias's customer, not to a new one.
+ */
+async function aliasedOwner(tx: Tx, keyring: Keyring, userId: string): Promise<string | undefined> {
+  const [row] = await tx
+    .select({ customerId: customerIdentities.customerId })
+    .from(customerIdentities)
+    .where(and(identityMatches(keyring, 'COOKIE_ID', userId), eq(customerIdentities.provider, 'segment:alias')))
+    .limit(1);
+  return row?.customerId;
+}
+
 async function chooseTarget(
   tx: Tx,
+  keyring: Keyring,
   candidates: Candidate[],
   ownerOf: (c: Candidate) => string | undefined,
   owners: string[],
@@ -123,6 +139,10 @@ async function chooseTarget(
     .map(ownerOf)
     .find(Boolean);
   if (externalOwner) return externalOwner;
+  // Or the customer an alias named this userId as its previous ID before anyone knew it as a userId.
+  // Not with verification: the alias's sender signed its own userId, not this one.
+  const aliased = userId && !verified ? await aliasedOwner(tx, keyring, userId) : undefined;
+  if (aliased) return aliased;
   if (!userId) {
     // No userId: join the single identified owner if there is one (unless only a signed userId may:
     // `verified`), else any anonymous owner (cookie first).

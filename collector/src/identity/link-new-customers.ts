@@ -33,6 +33,9 @@ export async function linkNewCustomers(
   const named = ops.map((op) => {
     const { candidates } = candidatesOf(op, options);
     const keys = candidates.map((c) => keyOf(c.type, blindIndex(keyring, c.type, c.value)));
+    // A userId an alias recorded as an anonymous ID is not new (linkIdentities' aliasedOwner).
+    const userId = candidates.find((c) => c.type === 'EXTERNAL_ID');
+    if (userId) keys.push(keyOf('COOKIE_ID', blindIndex(keyring, 'COOKIE_ID', userId.value)));
     // An alias's previous ID may be either a userId or an anonymous ID: it counts as both.
     const previousId = normalizeIdentity('EXTERNAL_ID', op.previousId, defaultPhoneCountry);
     if (previousId) {

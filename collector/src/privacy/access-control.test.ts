@@ -179,6 +179,25 @@ describe.each(testDatabases)('keys and access control on $name', (db) => {
       expect(await resolve('COOKIE_ID', earlierAnon)).toBe(await resolve('EXTERNAL_ID', attacker));
     });
 
+    it("does not let a signed alias claim a userId before that user's own identify", async () => {
+      const key = await createKey({ kind: 'write', identityVerification: true });
+      const sign = (userId: string) => ({ userHash: userHash(key.verificationSecret, userId) });
+      const attacker = `attacker-${crypto.randomUUID()}`;
+      const future = `future-${crypto.randomUUID()}`;
+      const send = (type: string, body: Record<string, unknown>) =>
+        h.call('POST', `/v1/${type}`, body, basicAuth(key.secret));
+      expect((await send('alias', { userId: attacker, previousId: future, context: sign(attacker) })).status).toBe(200);
+      expect((await send('identify', { userId: future, context: sign(future) })).status).toBe(200);
+      await h.app.writer.idle();
+      const resolve = async (value: string) =>
+        (
+          await (
+            await h.call('GET', `/api/v1/cdp/identity/resolve?identityType=EXTERNAL_ID&identityValue=${value}`)
+          ).json()
+        ).customerId;
+      expect(await resolve(future)).not.toBe(await resolve(attacker));
+    });
+
     it('stores an unsigned track naming a userId but does not let it link the visitor', async () => {
       const key = await createKey({ kind: 'write', identityVerification: true });
       const victim = `victim-${crypto.randomUUID()}`;
