@@ -72,4 +72,4 @@ export const testDatabases: TestDatabase[] = [
   ...(hasPostgres ? [{ name: 'postgres' as const, open: freshPostgres }] : []),
 ];
 
-export { postgresUrl };
+export { hasPostgres, postgresUrl };

@@ -9,6 +9,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { ADVISORY_LOCKS } from './advisory-locks';
 import { type DatabaseHealth, type HealthOptions, PostgresHealth, pgliteHealth } from './database-health';
 import { PostgresSockets } from './postgres-sockets';
 import { ensurePrivateDir } from './private-dir';
@@ -106,7 +107,7 @@ export async function openPostgres(
     db: db as unknown as Db,
     kind: 'postgres',
     health,
-    migrate: () => migratePostgres(db, { migrationsFolder }),
+    migrate: () => migrateOnce(url, () => migratePostgres(db, { migrationsFolder })),
     // postgres.js listens on a connection of its own, listens again after it drops, and calls onListen then.
     listen: async (channel, onNotify, onListen) => (await client.listen(channel, onNotify, onListen)).unlisten,
     async close() {
@@ -115,6 +116,27 @@ export async function openPostgres(
       await client.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * Runs `migrate` while holding the migrations' advisory lock, on a connection of its own (outside the
+ * pool, whatever its size). Collectors started together on an empty database would otherwise create
+ * the same schema at once, and all but one fail; in turn, the first applies the migrations and the
+ * others find nothing left to do. The lock goes with its connection, so a collector that dies while
+ * migrating holds up no other.
+ */
+async function migrateOnce(url: string, migrate: () => Promise<void>): Promise<void> {
+  const lock = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5, fetch_types: false });
+  try {
+    await lock`select pg_advisory_lock(${ADVISORY_LOCKS.migrations})`;
+    try {
+      await migrate();
+    } finally {
+      await lock`select pg_advisory_unlock(${ADVISORY_LOCKS.migrations})`;
+    }
+  } finally {
+    await lock.end({ timeout: 1 });
+  }
 }
 
 /** `DATABASE_URL` set: Postgres; unset: PGlite in `DATA_DIR`. */

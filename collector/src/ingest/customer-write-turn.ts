@@ -1,8 +1,6 @@
 import { sql } from 'drizzle-orm';
+import { ADVISORY_LOCKS } from '../db/advisory-locks';
 import type { Tx } from '../db/client';
-
-/** Advisory lock key of the flush sections that write customers' rows ("trib" in ASCII). */
-const CUSTOMER_WRITES_LOCK = 0x74726962;
 
 /**
  * Flushes that write customers' rows (identity linking, consent carried by events) take turns, until
@@ -11,5 +9,5 @@ const CUSTOMER_WRITES_LOCK = 0x74726962;
  */
 export async function takeCustomerWriteTurn(tx: Tx): Promise<void> {
   // The key inline: a statement without parameters takes one round trip, not two.
-  await tx.execute(sql.raw(`select pg_advisory_xact_lock(${CUSTOMER_WRITES_LOCK})`));
+  await tx.execute(sql.raw(`select pg_advisory_xact_lock(${ADVISORY_LOCKS.customerWrites})`));
 }
