@@ -76,7 +76,12 @@ const reconnectDelay = (failures: number) => (0.5 + Math.random() / 2) * Math.mi
  */
 export async function openPostgres(
   url: string,
-  options: { max?: number; health?: Partial<HealthOptions> } = {},
+  options: {
+    max?: number;
+    health?: Partial<HealthOptions>;
+    /** Told every statement the pool sends, with its parameters as sent (tests that examine the queries). */
+    onQuery?: (text: string, params: readonly unknown[]) => void;
+  } = {},
 ): Promise<Database> {
   const sockets = new PostgresSockets();
   const client = postgres(url, {
@@ -87,6 +92,9 @@ export async function openPostgres(
     backoff: reconnectDelay,
     // Not in postgres.js's type definitions, but a documented option: a factory of sockets.
     ...({ socket: sockets.open } as object),
+    ...(options.onQuery
+      ? { debug: (_: number, text: string, params: unknown[]) => options.onQuery?.(text, params) }
+      : {}),
   });
   const pingSockets = new PostgresSockets();
   const pinger = postgres(url, {
